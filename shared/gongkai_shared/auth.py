@@ -1,0 +1,162 @@
+"""Who is calling: the principal (roles + department) that the gateway's tokens carry.
+
+The gateway signs short-lived access tokens (HS256 with ``GK_JWT_SECRET``); every service verifies
+them itself and checks the department itself: the gateway is not the only lock.
+
+Roles (architecture.md, "The edge"):
+- public: anonymous — published information, submitting an application, following one's own;
+- staff: a department's staff — their department's work;
+- reviewer: 保密审查/审核 — reviews in their department;
+- office: 政务公开办 — all departments, settings;
+- admin: administrator — users and system settings;
+- system: another government system with an API key and scopes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from pydantic import BaseModel, Field
+
+from gongkai_shared.errors import Forbidden, Unauthorized
+
+__all__ = [
+    "ACCESS_TOKEN_TYPE",
+    "CurrentPrincipal",
+    "Principal",
+    "Role",
+    "StaffPrincipal",
+    "TokenSigner",
+    "require_roles",
+]
+
+ACCESS_TOKEN_TYPE = "access"
+ALGORITHM = "HS256"
+
+
+class Role(StrEnum):
+    public = "public"
+    staff = "staff"
+    reviewer = "reviewer"
+    office = "office"
+    admin = "admin"
+    system = "system"
+
+
+#: Roles that act for every department.
+ALL_DEPARTMENTS = frozenset({Role.office, Role.admin})
+
+
+class Principal(BaseModel):
+    """The caller, as every service sees it."""
+
+    subject: str = Field(description="用户或系统标识")
+    name: str = Field(default="", description="显示名称")
+    roles: frozenset[Role] = frozenset({Role.public})
+    department_id: uuid.UUID | None = Field(default=None, description="所属机关/部门")
+    scopes: frozenset[str] = frozenset()
+
+    @classmethod
+    def anonymous(cls) -> Principal:
+        return cls(subject="anonymous")
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.roles == {Role.public}
+
+    def has_any(self, *roles: Role) -> bool:
+        return bool(self.roles & set(roles))
+
+    def can_act_for(self, department_id: uuid.UUID | None) -> bool:
+        """Office and admin act for all departments; others only for their own."""
+        if self.roles & ALL_DEPARTMENTS:
+            return True
+        return department_id is not None and department_id == self.department_id
+
+    def require_department(self, department_id: uuid.UUID | None) -> None:
+        if not self.can_act_for(department_id):
+            raise Forbidden("只能办理本部门的事项")
+
+
+class TokenSigner:
+    """Signs and verifies access tokens with the deployment's shared secret."""
+
+    def __init__(self, secret: str, *, issuer: str = "gongkai") -> None:
+        if len(secret) < 32:
+            raise ValueError("GK_JWT_SECRET must be at least 32 characters")
+        self._secret = secret
+        self._issuer = issuer
+
+    def issue(self, principal: Principal, *, ttl: dt.timedelta = dt.timedelta(minutes=15)) -> str:
+        now = dt.datetime.now(dt.UTC)
+        claims: dict[str, Any] = {
+            "iss": self._issuer,
+            "sub": principal.subject,
+            "name": principal.name,
+            "roles": sorted(r.value for r in principal.roles),
+            "dept": str(principal.department_id) if principal.department_id else None,
+            "scopes": sorted(principal.scopes),
+            "typ": ACCESS_TOKEN_TYPE,
+            "iat": now,
+            "exp": now + ttl,
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token, self._secret, algorithms=[ALGORITHM], issuer=self._issuer, options={"require": ["exp", "sub"]}
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("令牌已过期，请重新登录", code="token_expired") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("令牌无效", code="token_invalid") from exc
+        if claims.get("typ") != ACCESS_TOKEN_TYPE:
+            raise Unauthorized("令牌类型不正确", code="token_invalid")
+        try:
+            return Principal(
+                subject=claims["sub"],
+                name=claims.get("name") or "",
+                roles=frozenset(Role(r) for r in claims.get("roles", [])) or frozenset({Role.public}),
+                department_id=uuid.UUID(claims["dept"]) if claims.get("dept") else None,
+                scopes=frozenset(claims.get("scopes") or []),
+            )
+        except (ValueError, KeyError) as exc:
+            raise Unauthorized("令牌内容无效", code="token_invalid") from exc
+
+
+def get_principal(request: Request) -> Principal:
+    """The caller: anonymous without a bearer token; 401 with a bad one."""
+    header = request.headers.get("authorization")
+    if not header:
+        return Principal.anonymous()
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("需要 Bearer 令牌", code="token_invalid")
+    signer: TokenSigner = request.app.state.token_signer
+    return signer.verify(token.strip())
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role) -> Any:
+    """A dependency that admits only principals holding one of ``roles``."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.is_anonymous:
+            raise Unauthorized("请先登录")
+        if not principal.has_any(*roles):
+            raise Forbidden("当前角色无权执行此操作")
+        return principal
+
+    return Depends(check)
+
+
+#: Any signed-in person of a department or the office.
+StaffPrincipal = Annotated[Principal, require_roles(Role.staff, Role.reviewer, Role.office, Role.admin)]

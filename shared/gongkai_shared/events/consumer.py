@@ -1,0 +1,181 @@
+"""Consumers: durable pull consumers, an inbox for idempotency, ack after commit, bounded
+redelivery with backoff, then a dead letter.
+
+A handler is ``async def handle(session, envelope)``. It runs inside a transaction that first
+records ``(consumer, event id)`` in the inbox with ``INSERT … ON CONFLICT DO NOTHING RETURNING``;
+when the row already exists the event was handled before and the handler is skipped. The handler's
+effects, the events it emits (outbox) and the inbox row commit together, and only then is the
+message acknowledged: a crash before the ack redelivers, and the inbox discards the repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gongkai_shared.events.envelope import Envelope
+from gongkai_shared.events.streams import DEADLETTER, Namespace, ensure_stream
+from gongkai_shared.events.tables import EventTables
+from gongkai_shared.logging import bind_request_id
+
+__all__ = ["ConsumerRunner", "Handler", "PermanentError"]
+
+log = structlog.get_logger("gongkai.consumer")
+
+HandlerFunc = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """A failure that no retry can fix (a payload that breaks the contract): dead-letter at once."""
+
+
+@dataclass(frozen=True)
+class Handler:
+    #: Durable consumer name, unique per (service, purpose): ``interpretation-policy-published``.
+    name: str
+    #: The contract subject it consumes, without namespace: ``catalog.policy.published``.
+    subject: str
+    handle: HandlerFunc
+    max_deliver: int | None = None
+    backoff: Sequence[float] | None = None
+
+
+@dataclass
+class ConsumerRunner:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    tables: EventTables
+    js: JetStreamContext
+    namespace: Namespace
+    handlers: Sequence[Handler]
+    max_deliver: int = 5
+    backoff: Sequence[float] = (1.0, 5.0, 30.0, 120.0)
+    ack_wait: float = 60.0
+    duplicate_window: float = 600.0
+    fetch_batch: int = 64
+    fetch_timeout: float = 1.0
+    _ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        tasks = [asyncio.create_task(self._run_one(h, stop), name=f"consumer-{h.name}") for h in self.handlers]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+
+    async def subscribe(self, handler: Handler) -> JetStreamContext.PullSubscription:
+        producer = handler.subject.split(".", 1)[0]
+        stream = await ensure_stream(self.js, self.namespace, producer, duplicate_window=self.duplicate_window)
+        await ensure_stream(self.js, self.namespace, DEADLETTER, duplicate_window=self.duplicate_window)
+        subject = self.namespace.subject(handler.subject)
+        config = ConsumerConfig(
+            durable_name=handler.name,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait,
+            max_deliver=-1,  # bounded by us (dead letter), not silently by the server
+            filter_subject=subject,
+            max_ack_pending=1000,
+        )
+        return await self.js.pull_subscribe(subject, durable=handler.name, stream=stream, config=config)
+
+    async def _run_one(self, handler: Handler, stop: asyncio.Event) -> None:
+        sub = None
+        while not stop.is_set():
+            try:
+                if sub is None:
+                    sub = await self.subscribe(handler)
+                msgs = await sub.fetch(self.fetch_batch, timeout=self.fetch_timeout)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except Exception as exc:  # NATS away or restarting: keep trying
+                log.info("consumer_fetch_retry", consumer=handler.name, error=f"{type(exc).__name__}: {exc}"[:200])
+                sub = None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=0.5)
+                continue
+            for msg in msgs:
+                await self.process(handler, msg)
+
+    async def process(self, handler: Handler, msg: Msg) -> None:
+        delivered = msg.metadata.num_delivered or 1
+        max_deliver = handler.max_deliver or self.max_deliver
+        try:
+            envelope = Envelope.model_validate_json(msg.data)
+        except ValidationError as exc:
+            await self._dead_letter(handler, msg, None, f"invalid envelope: {exc}", delivered)
+            return
+        bind_request_id(envelope.correlation_id)
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                first_time = await session.scalar(
+                    insert(self.tables.inbox)
+                    .values(consumer=handler.name, event_id=envelope.id, subject=envelope.subject)
+                    .on_conflict_do_nothing()
+                    .returning(self.tables.inbox.c.event_id)
+                )
+                if first_time is not None:
+                    await handler.handle(session, envelope)
+        except Exception as exc:
+            permanent = isinstance(exc, PermanentError | ValidationError)
+            reason = f"{type(exc).__name__}: {exc}"
+            if permanent or delivered >= max_deliver:
+                log.error("consumer_dead_letter", consumer=handler.name, event_id=str(envelope.id), error=reason[:300])
+                await self._dead_letter(handler, msg, envelope, reason, delivered)
+            else:
+                backoff = handler.backoff or self.backoff
+                delay = backoff[min(delivered - 1, len(backoff) - 1)]
+                log.warning(
+                    "consumer_retry",
+                    consumer=handler.name,
+                    event_id=str(envelope.id),
+                    delivered=delivered,
+                    delay=delay,
+                    error=reason[:300],
+                )
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=delay)
+            return
+        finally:
+            bind_request_id(None)
+        with contextlib.suppress(Exception):  # a lost ack means a redelivery that the inbox discards
+            await msg.ack()
+
+    async def _dead_letter(
+        self, handler: Handler, msg: Msg, envelope: Envelope | None, reason: str, delivered: int
+    ) -> None:
+        original = self.namespace.strip(msg.subject)
+        key = str(envelope.id) if envelope else f"seq-{msg.metadata.sequence.stream}"
+        headers = {
+            # Dedup: a crash between this publish and the ack must not file the letter twice.
+            "Nats-Msg-Id": f"dl:{handler.name}:{key}",
+            "Gk-Consumer": handler.name,
+            "Gk-Subject": original,
+            "Gk-Deliveries": str(delivered),
+            "Gk-Error": json.dumps(reason[:800]),  # ASCII-safe
+        }
+        try:
+            await self.js.publish(self.namespace.subject(f"{DEADLETTER}.{handler.name}"), msg.data, headers=headers)
+        except Exception as exc:
+            # Could not file it: leave the message unacked so it comes back later.
+            log.error("dead_letter_publish_failed", consumer=handler.name, error=str(exc)[:200])
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=30)
+            return
+        with contextlib.suppress(Exception):
+            await msg.ack()

@@ -1,0 +1,169 @@
+"""The outbox relay: publishes committed event rows to JetStream and marks them sent.
+
+Guarantees (architecture.md, "Publishing"):
+- at least once: a row is marked only after JetStream acknowledged it; a crash between publish and
+  mark leaves it unmarked and it is published again;
+- no duplicate effect: every publish carries ``Nats-Msg-Id`` = event id, so JetStream drops the
+  second copy inside the stream's duplicate window, and every consumer's inbox drops it after that;
+- order: one relay per database publishes at a time (a transaction-scoped advisory lock), rows in
+  ``seq`` order, and only the acknowledged prefix of a batch is marked;
+- latency: the relay sleeps on PostgreSQL LISTEN, woken by the outbox's insert trigger, with a
+  polling fallback (``relay_poll_seconds``) for a lost notification or a lost listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import asyncpg
+import structlog
+from nats.js import JetStreamContext
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gongkai_shared.events.streams import Namespace
+from gongkai_shared.events.tables import EventTables, outbox_channel
+
+__all__ = ["OutboxRelay"]
+
+log = structlog.get_logger("gongkai.relay")
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        engine: AsyncEngine,
+        tables: EventTables,
+        js: JetStreamContext,
+        namespace: Namespace,
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+        publish_timeout: float = 5.0,
+        after_publish: Callable[[Sequence[Any]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.service = service
+        self.engine = engine
+        self.outbox = tables.outbox
+        self.js = js
+        self.ns = namespace
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.publish_timeout = publish_timeout
+        # Test hook: runs after JetStream acknowledged a batch and before the rows are marked.
+        self.after_publish = after_publish
+        self._lock_key = zlib.crc32(f"gongkai-relay-{service}".encode())
+        self._wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until ``stop`` is set."""
+        listener = asyncio.create_task(self._listen(stop), name=f"{self.service}-outbox-listen")
+        failures = 0
+        try:
+            while not stop.is_set():
+                try:
+                    published = await self.drain_once()
+                    failures = 0
+                except Exception as exc:
+                    failures += 1
+                    log.warning("relay_failed", error=str(exc)[:300], error_class=type(exc).__name__, failures=failures)
+                    published = 0
+                    await _sleep_or_stop(stop, min(0.2 * 2**failures, 5.0))
+                    continue
+                if published >= self.batch_size:
+                    continue  # more is waiting
+                self._wake.clear()
+                await _wait_any(stop, self._wake, timeout=self.poll_seconds)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
+
+    async def drain_once(self) -> int:
+        """Publish one batch of unpublished rows; return how many were published and marked."""
+        o = self.outbox
+        async with self.engine.begin() as conn:
+            if not await conn.scalar(select(func.pg_try_advisory_xact_lock(self._lock_key))):
+                return 0  # another relay replica is publishing this database's outbox
+            rows = (
+                await conn.execute(
+                    select(o.c.seq, o.c.id, o.c.subject, o.c.envelope)
+                    .where(o.c.published_at.is_(None))
+                    .order_by(o.c.seq)
+                    .limit(self.batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            futures: list[asyncio.Future[Any]] = []
+            for row in rows:
+                body = json.dumps(row.envelope, ensure_ascii=False, separators=(",", ":")).encode()
+                futures.append(
+                    await self.js.publish_async(
+                        self.ns.subject(row.subject), body, headers={"Nats-Msg-Id": str(row.id)}
+                    )
+                )
+            done, pending = await asyncio.wait(futures, timeout=self.publish_timeout)
+            for fut in pending:
+                fut.cancel()
+            acked: list[int] = []
+            error: str | None = None
+            for row, fut in zip(rows, futures, strict=True):
+                if fut in done and not fut.cancelled() and fut.exception() is None:
+                    acked.append(row.seq)
+                    continue
+                exc = None if fut.cancelled() or fut not in done else fut.exception()
+                error = f"{type(exc).__name__}: {exc}" if exc else "no acknowledgement in time"
+                await conn.execute(
+                    update(o).where(o.c.seq == row.seq).values(attempts=o.c.attempts + 1, last_error=error[:500])
+                )
+                break  # keep order: only the acknowledged prefix is marked
+            if self.after_publish is not None:
+                await self.after_publish(rows)
+            if acked:
+                await conn.execute(update(o).where(o.c.seq.in_(acked)).values(published_at=func.now()))
+        if error is not None:
+            log.warning("relay_publish_incomplete", published=len(acked), batch=len(rows), error=error[:300])
+        return len(acked)
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """Keep a LISTEN connection open; reconnect when it drops (polling covers the gap)."""
+        url = make_url(self.engine.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        channel = outbox_channel(self.service)
+        while not stop.is_set():
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(url)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+                await conn.add_listener(channel, lambda *_a: self._wake.set())
+                self._wake.set()  # rows may have been written while we were not listening
+                await _wait_any(stop, lost, timeout=None)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.info("relay_listen_retry", error=str(exc)[:200])
+                await _sleep_or_stop(stop, 1.0)
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=2)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def _wait_any(a: asyncio.Event, b: asyncio.Event, *, timeout: float | None) -> None:
+    tasks = [asyncio.create_task(a.wait()), asyncio.create_task(b.wait())]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
