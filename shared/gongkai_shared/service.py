@@ -217,8 +217,12 @@ async def run_worker(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
     finally:
-        with contextlib.suppress(Exception):
-            await nc.drain()
+        # drain() can wait forever on pull subscriptions with a fetch in flight: bound it.
+        try:
+            await asyncio.wait_for(nc.drain(), timeout=5)
+        except Exception:
+            with contextlib.suppress(Exception):
+                await nc.close()
         if own_engine:
             await engine.dispose()
         log.info("worker_stopped")
