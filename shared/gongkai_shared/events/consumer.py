@@ -105,6 +105,11 @@ class ConsumerRunner:
                 continue
             except Exception as exc:  # NATS away or restarting: keep trying
                 log.info("consumer_fetch_retry", consumer=handler.name, error=f"{type(exc).__name__}: {exc}"[:200])
+                if sub is not None:
+                    # A forgotten subscription keeps its inbox: messages the server still sends
+                    # there would sit unread (unacked) until ack_wait instead of being redelivered.
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
                 sub = None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=0.5)
@@ -160,10 +165,15 @@ class ConsumerRunner:
         self, handler: Handler, msg: Msg, envelope: Envelope | None, reason: str, delivered: int
     ) -> None:
         original = self.namespace.strip(msg.subject)
-        key = str(envelope.id) if envelope else f"seq-{msg.metadata.sequence.stream}"
+        seq = msg.metadata.sequence.stream
+        key = str(envelope.id) if envelope else "invalid"
         headers = {
-            # Dedup: a crash between this publish and the ack must not file the letter twice.
-            "Nats-Msg-Id": f"dl:{handler.name}:{key}",
+            # Dedup: a crash between this publish and the ack must not file the letter twice, so the
+            # id is stable across redeliveries of this stream message. It includes the stream
+            # sequence because a replayed event is a new stream message: if it fails again, its
+            # letter must be filed again, not dropped as a duplicate of the first one (and then
+            # acked, which would lose the event).
+            "Nats-Msg-Id": f"dl:{handler.name}:{key}:{seq}",
             "Gk-Consumer": handler.name,
             "Gk-Subject": original,
             "Gk-Deliveries": str(delivered),

@@ -21,7 +21,7 @@ import nats
 import nats.js.errors
 from nats.js import JetStreamContext
 
-from gongkai_shared.events.streams import DEADLETTER, Namespace, ensure_stream
+from gongkai_shared.events.streams import DEADLETTER, Namespace
 
 __all__ = ["DeadLetter", "list_dead_letters", "replay_dead_letters"]
 
@@ -38,9 +38,14 @@ class DeadLetter:
 
 
 async def list_dead_letters(js: JetStreamContext, ns: Namespace, *, consumer: str | None = None) -> list[DeadLetter]:
-    stream = await ensure_stream(js, ns, DEADLETTER)
-    info = await js.stream_info(stream)
+    # Read only: creating the stream here (ensure_stream) would also rewrite its configuration
+    # (duplicate window) to this function's defaults behind the workers' back.
+    stream = ns.stream(DEADLETTER)
     out: list[DeadLetter] = []
+    try:
+        info = await js.stream_info(stream)
+    except nats.js.errors.NotFoundError:
+        return out  # no consumer has run yet: nothing was ever dead-lettered
     if info.state.messages == 0:
         return out
     for seq in range(info.state.first_seq, info.state.last_seq + 1):

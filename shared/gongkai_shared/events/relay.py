@@ -68,6 +68,9 @@ class OutboxRelay:
         failures = 0
         try:
             while not stop.is_set():
+                # Cleared *before* reading the outbox: a NOTIFY that arrives while a batch is being
+                # published must start another round, not be forgotten until the next poll.
+                self._wake.clear()
                 try:
                     published = await self.drain_once()
                     failures = 0
@@ -79,7 +82,6 @@ class OutboxRelay:
                     continue
                 if published >= self.batch_size:
                     continue  # more is waiting
-                self._wake.clear()
                 await _wait_any(stop, self._wake, timeout=self.poll_seconds)
         finally:
             listener.cancel()
@@ -102,29 +104,30 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            futures: list[asyncio.Future[Any]] = []
-            for row in rows:
-                body = json.dumps(row.envelope, ensure_ascii=False, separators=(",", ":")).encode()
-                futures.append(
-                    await self.js.publish_async(
-                        self.ns.subject(row.subject), body, headers={"Nats-Msg-Id": str(row.id)}
-                    )
-                )
-            done, pending = await asyncio.wait(futures, timeout=self.publish_timeout)
-            for fut in pending:
-                fut.cancel()
+            # One row at a time, each acknowledged before the next is sent. Not publish_async: when
+            # its send fails (payload over the server's limit, client buffer full during a long
+            # outage) nats-py keeps the half-registered future and its publish slot forever, so
+            # enough failures leave a relay that can never publish again. Sequential publishing
+            # also keeps the stream in strict seq order and, while NATS is away, buffers one
+            # message per attempt instead of a whole batch of duplicates.
             acked: list[int] = []
             error: str | None = None
-            for row, fut in zip(rows, futures, strict=True):
-                if fut in done and not fut.cancelled() and fut.exception() is None:
-                    acked.append(row.seq)
-                    continue
-                exc = None if fut.cancelled() or fut not in done else fut.exception()
-                error = f"{type(exc).__name__}: {exc}" if exc else "no acknowledgement in time"
-                await conn.execute(
-                    update(o).where(o.c.seq == row.seq).values(attempts=o.c.attempts + 1, last_error=error[:500])
-                )
-                break  # keep order: only the acknowledged prefix is marked
+            for row in rows:
+                body = json.dumps(row.envelope, ensure_ascii=False, separators=(",", ":")).encode()
+                try:
+                    await self.js.publish(
+                        self.ns.subject(row.subject),
+                        body,
+                        timeout=self.publish_timeout,
+                        headers={"Nats-Msg-Id": str(row.id)},
+                    )
+                except Exception as exc:  # no ack in time, no stream, payload too big, …
+                    error = f"{type(exc).__name__}: {exc}"
+                    await conn.execute(
+                        update(o).where(o.c.seq == row.seq).values(attempts=o.c.attempts + 1, last_error=error[:500])
+                    )
+                    break  # keep order: only the acknowledged prefix is marked
+                acked.append(row.seq)
             if self.after_publish is not None:
                 await self.after_publish(rows)
             if acked:
@@ -146,8 +149,8 @@ class OutboxRelay:
                 await conn.add_listener(channel, lambda *_a: self._wake.set())
                 self._wake.set()  # rows may have been written while we were not listening
                 await _wait_any(stop, lost, timeout=None)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.info("relay_listen_retry", error=str(exc)[:200])
+            except Exception as exc:  # any failure: a listener that dies silently leaves only polling
+                log.info("relay_listen_retry", error=f"{type(exc).__name__}: {exc}"[:200])
                 await _sleep_or_stop(stop, 1.0)
             finally:
                 if conn is not None and not conn.is_closed():
