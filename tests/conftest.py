@@ -117,7 +117,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         asyncio.run(_delete_streams())
     finally:
         for server in reversed(_EMBEDDED):
-            server.stop()
+            if not getattr(server, "reused", False):  # another run started it and still uses it
+                server.stop()
 
 
 _migrated: set[str] = set()

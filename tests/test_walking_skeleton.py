@@ -17,7 +17,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 from gongkai_dev.supervisor import Supervisor, migrate_all
 from gongkai_shared.calendar import WorkingDayCalendar
 from gongkai_shared.timeutil import china_today

@@ -81,13 +81,14 @@ def up(args: argparse.Namespace) -> int:
         print("starting services …", flush=True)
         sup.wait_ready()
         gw = f"http://{args.host}:{sup.ports['gateway']}"
+        shown = first_admin or args.show_password
+        password = repr(env["GK_ADMIN_PASSWORD"]) if shown else "in .data/admin-password"
         print(
             "\nGongkai is running.\n"
             f"  gateway      {gw}/api/v1/…\n"
             f"  API docs     {gw}/docs   (Authorize with the account below)\n"
-            f"  sign in      user {env['GK_ADMIN_USERNAME']!r}"
-            + (f", password {env['GK_ADMIN_PASSWORD']!r}" if first_admin or args.show_password else ", password in .data/admin-password")
-            + f"\n  logs         {sup.log_dir}/\n"
+            f"  sign in      user {env['GK_ADMIN_USERNAME']!r}, password {password}\n"
+            f"  logs         {sup.log_dir}/\n"
             "Ctrl-C stops everything; data stays in .data/.\n",
             flush=True,
         )

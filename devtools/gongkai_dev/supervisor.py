@@ -82,7 +82,9 @@ class Supervisor:
         for s in services:
             py = [sys.executable, "-m", f"gongkai_{s}"]
             self.processes.append(Process(f"{s}-worker", [*py, "worker"]))
-            self.processes.append(Process(f"{s}-api", [*py, "api"], ready_url=f"http://{self.host}:{self.ports[s]}/readyz"))
+            self.processes.append(
+                Process(f"{s}-api", [*py, "api"], ready_url=f"http://{self.host}:{self.ports[s]}/readyz")
+            )
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +93,7 @@ class Supervisor:
 
     def _spawn(self, p: Process) -> None:
         if p.log is None:
-            p.log = open(self.log_dir / f"{p.name}.log", "ab")  # noqa: SIM115 (closed in stop)
+            p.log = open(self.log_dir / f"{p.name}.log", "ab")
         p.popen = subprocess.Popen(
             p.argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -115,7 +117,7 @@ class Supervisor:
                 if p.popen is not None and p.popen.poll() is not None:
                     raise RuntimeError(f"{p.name} exited with {p.popen.returncode}; see {self.log_dir / p.name}.log")
                 try:
-                    with urllib.request.urlopen(p.ready_url, timeout=2) as resp:  # noqa: S310 (our own URL)
+                    with urllib.request.urlopen(p.ready_url, timeout=2) as resp:
                         if resp.status == 200:
                             pending.remove(p)
                 except (urllib.error.URLError, OSError):

@@ -1,0 +1,214 @@
+"""One OpenAPI document for the whole API, and the interactive docs that read it.
+
+The gateway's own routes plus every upstream's ``/openapi.json`` (fetched when asked, cached for
+``openapi_cache_seconds``): paths under ``/api/v1/<service>``, operation ids ``<service>_…``,
+components ``<Service>_<Name>`` with every ``$ref`` rewritten. An upstream that cannot be fetched
+is named in ``info.x-unavailable-services``; the document is served all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+from typing import Any
+
+import aiohttp
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from gongkai_gateway.proxy import Upstreams
+
+__all__ = ["OAUTH2_SCHEME", "UpstreamDocs", "docs_router", "merge_openapi", "prefix_document"]
+
+log = structlog.get_logger("gongkai.openapi")
+
+OAUTH2_SCHEME = "OAuth2PasswordBearer"
+TOKEN_URL = "/api/v1/auth/token"
+OPENAPI_URL = "/openapi.json"
+DOCS_URL = "/docs"
+OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+#: FastAPI's own documentation routes, replaced by the merged ones.
+FASTAPI_DOC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+_HEALTH_TAG = "health"
+_HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
+_FETCH_TIMEOUT_SECONDS = 5.0
+#: A failed fetch is retried sooner than a good document is refreshed.
+_FAILURE_CACHE_SECONDS = 5.0
+
+
+def _security_scheme() -> dict[str, Any]:
+    return {
+        "type": "oauth2",
+        "description": "用户名和密码登录，获取访问令牌（JWT）",
+        "flows": {"password": {"tokenUrl": TOKEN_URL, "scopes": {}}},
+    }
+
+
+def _rename_ref(ref: str, renames: dict[tuple[str, str], str]) -> str:
+    # "#/components/<section>/<name>[/<deeper>]"
+    parts = ref.split("/", 4)
+    if len(parts) >= 4 and parts[0] == "#" and parts[1] == "components":
+        new = renames.get((parts[2], parts[3]))
+        if new is not None:
+            parts[3] = new
+            return "/".join(parts)
+    return ref
+
+
+def _rewrite_refs(node: Any, renames: dict[tuple[str, str], str]) -> Any:
+    """A copy of ``node`` with every local component reference renamed (``$ref`` and discriminator mappings)."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                out[key] = _rename_ref(value, renames)
+            elif key == "mapping" and isinstance(value, dict):
+                out[key] = {k: _rename_ref(v, renames) if isinstance(v, str) else v for k, v in value.items()}
+            else:
+                out[key] = _rewrite_refs(value, renames)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_refs(item, renames) for item in node]
+    return node
+
+
+def _is_health(path: str, item: dict[str, Any]) -> bool:
+    if path in _HEALTH_PATHS:
+        return True
+    operations = [op for method, op in item.items() if method in _HTTP_METHODS and isinstance(op, dict)]
+    return bool(operations) and all(_HEALTH_TAG in (op.get("tags") or ()) for op in operations)
+
+
+def prefix_document(service: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc``'s paths, components and tags as they appear in the merged document."""
+    prefix = f"{service.capitalize()}_"
+    renames: dict[tuple[str, str], str] = {}
+    components: dict[str, dict[str, Any]] = {}
+    for section, items in (doc.get("components") or {}).items():
+        if section == "securitySchemes" or not isinstance(items, dict):
+            continue  # one scheme for the whole API: the gateway's
+        components[section] = {}
+        for name, value in items.items():
+            renames[(section, name)] = f"{prefix}{name}"
+            components[section][f"{prefix}{name}"] = value
+    paths: dict[str, Any] = {}
+    for path, item in (doc.get("paths") or {}).items():
+        if not isinstance(item, dict) or _is_health(path, item):
+            continue  # each service's /healthz and /readyz are the gateway's business, see /api/v1/health
+        item = copy.deepcopy(item)
+        for method, op in item.items():
+            if method not in _HTTP_METHODS or not isinstance(op, dict):
+                continue
+            if "operationId" in op:
+                op["operationId"] = f"{service}_{op['operationId']}"
+            if "security" in op:
+                op["security"] = [{OAUTH2_SCHEME: []} if req else {} for req in op["security"]]
+        paths[f"/api/v1/{service}{path}"] = item
+    tags = [t for t in doc.get("tags") or () if isinstance(t, dict) and t.get("name") != _HEALTH_TAG]
+    return _rewrite_refs({"paths": paths, "components": components, "tags": tags}, renames)
+
+
+def merge_openapi(own: dict[str, Any], upstream_docs: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """The gateway's document with every upstream's prefixed into it (None: the upstream is down)."""
+    merged = copy.deepcopy(own)
+    paths = merged.setdefault("paths", {})
+    components = merged.setdefault("components", {})
+    tags: list[dict[str, Any]] = merged.setdefault("tags", [])
+    unavailable = []
+    for service, doc in upstream_docs.items():
+        if doc is None:
+            unavailable.append(service)
+            continue
+        part = prefix_document(service, doc)
+        paths.update(part["paths"])
+        for section, items in part["components"].items():
+            components.setdefault(section, {}).update(items)
+        known = {t.get("name") for t in tags}
+        tags.extend(t for t in part["tags"] if t.get("name") not in known)
+    components.setdefault("securitySchemes", {})[OAUTH2_SCHEME] = _security_scheme()
+    # Optional everywhere ({} = anonymous): Swagger's Authorize then sends the token on every call,
+    # and each service decides what needs it.
+    merged["security"] = [{OAUTH2_SCHEME: []}, {}]
+    if not tags:
+        merged.pop("tags")
+    merged.setdefault("info", {})["x-unavailable-services"] = unavailable
+    return merged
+
+
+class UpstreamDocs:
+    """Upstream OpenAPI documents, fetched when asked and kept for a while."""
+
+    def __init__(self, upstreams: Upstreams, *, ttl: float) -> None:
+        self._upstreams = upstreams
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._locks = {name: asyncio.Lock() for name in upstreams.urls}
+
+    async def get(self, service: str) -> dict[str, Any] | None:
+        async with self._locks[service]:  # one fetch at a time per upstream, the others wait for it
+            cached = self._cache.get(service)
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1]
+            doc = await self._fetch(service)
+            ttl = self._ttl if doc is not None else min(self._ttl, _FAILURE_CACHE_SECONDS)
+            self._cache[service] = (time.monotonic() + ttl, doc)
+            return doc
+
+    async def all(self) -> dict[str, dict[str, Any] | None]:
+        names = list(self._upstreams.urls)
+        docs = await asyncio.gather(*(self.get(n) for n in names))
+        return dict(zip(names, docs, strict=True))
+
+    async def _fetch(self, service: str) -> dict[str, Any] | None:
+        try:
+            status, body = await self._upstreams.get_json(service, "/openapi.json", timeout=_FETCH_TIMEOUT_SECONDS)
+            if status != 200:
+                raise ValueError(f"HTTP {status}")
+            doc = json.loads(body)
+            if not isinstance(doc, dict) or not isinstance(doc.get("paths"), dict):
+                raise ValueError("not an OpenAPI document")
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            log.warning("upstream_openapi_unavailable", upstream=service, error=f"{type(exc).__name__}: {exc}"[:200])
+            return None
+        return doc
+
+
+def remove_fastapi_docs(app: FastAPI) -> None:
+    """Drop the routes FastAPI adds for its own document: the merged one replaces them.
+
+    (create_service_app builds the FastAPI object with the default openapi_url and docs_url.)
+    """
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in FASTAPI_DOC_PATHS]
+    app.docs_url = None
+    app.redoc_url = None
+    app.swagger_ui_oauth2_redirect_url = None
+
+
+docs_router = APIRouter()
+
+
+@docs_router.get(OPENAPI_URL, include_in_schema=False)
+async def openapi_document(request: Request) -> JSONResponse:
+    docs: UpstreamDocs = request.app.state.upstream_docs
+    return JSONResponse(merge_openapi(request.app.openapi(), await docs.all()))
+
+
+@docs_router.get(DOCS_URL, include_in_schema=False)
+async def swagger_ui(request: Request) -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url=OPENAPI_URL,
+        title=f"{request.app.title} - Swagger UI",
+        oauth2_redirect_url=OAUTH2_REDIRECT_URL,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+
+
+@docs_router.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
+async def swagger_ui_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
