@@ -164,9 +164,11 @@ async def run_worker(
     configure_logging(service=f"{settings.service}-worker", level=settings.log_level, json=bool(settings.log_json))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    installed = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
     own_engine = engine is None
     engine = engine or create_engine(settings.database_url)
     maker = make_sessionmaker(engine)
@@ -217,12 +219,12 @@ async def run_worker(
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
     finally:
-        # drain() can wait forever on pull subscriptions with a fetch in flight: bound it.
-        try:
-            await asyncio.wait_for(nc.drain(), timeout=5)
-        except Exception:
-            with contextlib.suppress(Exception):
-                await nc.close()
+        # close(), not drain(): drain waits on pull subscriptions' queues and may never finish;
+        # nothing is lost by closing, since a message is acked only after its handler committed.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(nc.close(), timeout=5)
         if own_engine:
             await engine.dispose()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
         log.info("worker_stopped")
