@@ -114,12 +114,63 @@ class ConsumerRunner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=0.5)
                 continue
-            for msg in msgs:
-                await self.process(handler, msg)
+            await self.process_batch(handler, msgs)
+
+    async def process_batch(self, handler: Handler, msgs: Sequence[Msg]) -> None:
+        """Handle a fetched batch in one transaction: one inbox insert, the handlers, one commit.
+
+        Measured on this machine (bench/events.py): a transaction per message caps a consumer at
+        ~200-350 events/s; one per batch reaches ~1,100/s. If any handler in the batch fails, the
+        whole transaction rolls back and the batch is handled again one message at a time, so
+        retries, backoff and dead letters stay per message and no effect is applied twice.
+        """
+        if len(msgs) == 1:
+            await self.process(handler, msgs[0])
+            return
+        parsed: list[tuple[Msg, Envelope]] = []
+        for msg in msgs:
+            try:
+                parsed.append((msg, Envelope.model_validate_json(msg.data)))
+            except ValidationError:
+                await self.process(handler, msg)  # files the dead letter
+        if not parsed:
+            return
+        inbox = self.tables.inbox
+        failed: int | None = None  # index in ``parsed`` of the handler that raised
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                result = await session.execute(
+                    insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
+                    [{"consumer": handler.name, "event_id": e.id, "subject": e.subject} for _, e in parsed],
+                )
+                new_ids = set(result.scalars().all())
+                for i, (_, envelope) in enumerate(parsed):
+                    if envelope.id in new_ids:
+                        new_ids.discard(envelope.id)  # the same event twice in one batch: once
+                        bind_request_id(envelope.correlation_id)
+                        failed = i
+                        await handler.handle(session, envelope)
+                        failed = None
+        except Exception as exc:
+            # Everything rolled back. The message whose handler raised gets its retry or dead
+            # letter now (its handler is not called twice for one delivery); the others are
+            # handled again one by one.
+            log.info("consumer_batch_fallback", consumer=handler.name, size=len(parsed), error=str(exc)[:200])
+            for i, (msg, envelope) in enumerate(parsed):
+                if i == failed:
+                    await self._on_failure(handler, msg, envelope, exc)
+                else:
+                    await self.process(handler, msg)
+            return
+        finally:
+            bind_request_id(None)
+        for msg, _ in parsed:
+            with contextlib.suppress(Exception):  # a lost ack means a redelivery that the inbox discards
+                await msg.ack()
 
     async def process(self, handler: Handler, msg: Msg) -> None:
+        """Handle one message in its own transaction (the inbox row and the handler's effects)."""
         delivered = msg.metadata.num_delivered or 1
-        max_deliver = handler.max_deliver or self.max_deliver
         try:
             envelope = Envelope.model_validate_json(msg.data)
         except ValidationError as exc:
@@ -137,29 +188,35 @@ class ConsumerRunner:
                 if first_time is not None:
                     await handler.handle(session, envelope)
         except Exception as exc:
-            permanent = isinstance(exc, PermanentError | ValidationError)
-            reason = f"{type(exc).__name__}: {exc}"
-            if permanent or delivered >= max_deliver:
-                log.error("consumer_dead_letter", consumer=handler.name, event_id=str(envelope.id), error=reason[:300])
-                await self._dead_letter(handler, msg, envelope, reason, delivered)
-            else:
-                backoff = handler.backoff or self.backoff
-                delay = backoff[min(delivered - 1, len(backoff) - 1)]
-                log.warning(
-                    "consumer_retry",
-                    consumer=handler.name,
-                    event_id=str(envelope.id),
-                    delivered=delivered,
-                    delay=delay,
-                    error=reason[:300],
-                )
-                with contextlib.suppress(Exception):
-                    await msg.nak(delay=delay)
+            await self._on_failure(handler, msg, envelope, exc)
             return
         finally:
             bind_request_id(None)
         with contextlib.suppress(Exception):  # a lost ack means a redelivery that the inbox discards
             await msg.ack()
+
+    async def _on_failure(self, handler: Handler, msg: Msg, envelope: Envelope, exc: Exception) -> None:
+        """Retry later with backoff, or file a dead letter when no retry is left or can help."""
+        delivered = msg.metadata.num_delivered or 1
+        max_deliver = handler.max_deliver or self.max_deliver
+        permanent = isinstance(exc, PermanentError | ValidationError)
+        reason = f"{type(exc).__name__}: {exc}"
+        if permanent or delivered >= max_deliver:
+            log.error("consumer_dead_letter", consumer=handler.name, event_id=str(envelope.id), error=reason[:300])
+            await self._dead_letter(handler, msg, envelope, reason, delivered)
+            return
+        backoff = handler.backoff or self.backoff
+        delay = backoff[min(delivered - 1, len(backoff) - 1)]
+        log.warning(
+            "consumer_retry",
+            consumer=handler.name,
+            event_id=str(envelope.id),
+            delivered=delivered,
+            delay=delay,
+            error=reason[:300],
+        )
+        with contextlib.suppress(Exception):
+            await msg.nak(delay=delay)
 
     async def _dead_letter(
         self, handler: Handler, msg: Msg, envelope: Envelope | None, reason: str, delivered: int

@@ -104,25 +104,35 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            # One row at a time, each acknowledged before the next is sent. Not publish_async: when
-            # its send fails (payload over the server's limit, client buffer full during a long
-            # outage) nats-py keeps the half-registered future and its publish slot forever, so
-            # enough failures leave a relay that can never publish again. Sequential publishing
-            # also keeps the stream in strict seq order and, while NATS is away, buffers one
-            # message per attempt instead of a whole batch of duplicates.
+            # The first row alone, then the rest pipelined: each js.publish is a request with its
+            # own timeout (not publish_async: when its send fails — payload over the server's
+            # limit, client buffer full during a long outage — nats-py keeps the half-registered
+            # future and its slot forever, and enough failures jam the relay). Order on the wire
+            # is seq order: after the first request has set up the reply subscription, each
+            # publish queues its bytes before it first yields, and tasks start in list order.
+            # The first row going alone also means that while NATS is away an attempt buffers
+            # one message, not a whole batch. Measured (bench/events.py): ~1.8k rows/s one at a
+            # time, ~4-5k/s pipelined.
             acked: list[int] = []
             error: str | None = None
-            for row in rows:
-                body = json.dumps(row.envelope, ensure_ascii=False, separators=(",", ":")).encode()
-                try:
-                    await self.js.publish(
-                        self.ns.subject(row.subject),
-                        body,
-                        timeout=self.publish_timeout,
-                        headers={"Nats-Msg-Id": str(row.id)},
-                    )
-                except Exception as exc:  # no ack in time, no stream, payload too big, …
-                    error = f"{type(exc).__name__}: {exc}"
+            # A row the server can never take (over its max payload) is known before sending:
+            # send only the rows before it, so nothing overtakes it in the stream.
+            limit = self.js._nc.max_payload if self.js._nc.is_connected else 0
+            sendable = rows
+            for i, row in enumerate(rows):
+                if limit and len(_body(row)) > limit:
+                    sendable = rows[:i]
+                    break
+            results: list[str | None] = []
+            if sendable:
+                results.append(await self._publish_one(sendable[0]))
+                if results[0] is None and len(sendable) > 1:
+                    results += await asyncio.gather(*(self._publish_one(row) for row in sendable[1:]))
+            if len(sendable) < len(rows) and all(r is None for r in results):
+                results.append(f"MaxPayloadError: event of {len(_body(rows[len(sendable)]))} bytes exceeds {limit}")
+            for row, failure in zip(rows, results, strict=False):
+                if failure is not None:
+                    error = failure
                     await conn.execute(
                         update(o).where(o.c.seq == row.seq).values(attempts=o.c.attempts + 1, last_error=error[:500])
                     )
@@ -135,6 +145,17 @@ class OutboxRelay:
         if error is not None:
             log.warning("relay_publish_incomplete", published=len(acked), batch=len(rows), error=error[:300])
         return len(acked)
+
+    async def _publish_one(self, row: Any) -> str | None:
+        """Publish one outbox row; None when JetStream acknowledged it, else why not."""
+        body = _body(row)
+        try:
+            await self.js.publish(
+                self.ns.subject(row.subject), body, timeout=self.publish_timeout, headers={"Nats-Msg-Id": str(row.id)}
+            )
+        except Exception as exc:  # no ack in time, no stream, payload too big, …
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Keep a LISTEN connection open; reconnect when it drops (polling covers the gap)."""
@@ -156,6 +177,10 @@ class OutboxRelay:
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
                         await conn.close(timeout=2)
+
+
+def _body(row: Any) -> bytes:
+    return json.dumps(row.envelope, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
