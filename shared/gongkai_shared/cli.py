@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import sys
 
@@ -11,6 +10,7 @@ import uvicorn
 from alembic import command
 
 from gongkai_shared.migrations import alembic_config, upgrade
+from gongkai_shared.service import run_event_loop
 
 __all__ = ["service_main"]
 
@@ -49,6 +49,6 @@ def service_main(package: str, settings_path: str, argv: list[str] | None = None
         )
     elif args.command == "worker":
         worker = importlib.import_module(f"{package}.worker")
-        asyncio.run(worker.main(settings))
+        run_event_loop(worker.main(settings))
     elif args.command == "revision":
         command.revision(alembic_config(package, settings.database_url), message=args.message, autogenerate=True)

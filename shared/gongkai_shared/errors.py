@@ -249,7 +249,5 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("database_error", error_class=type(exc.orig).__name__ if exc.orig else None)
         return problem_response(ServiceUnavailable("数据库暂不可用"), request)
 
-    @app.exception_handler(Exception)
-    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error")
-        return problem_response(GongkaiError(), request)
+    # Unexpected exceptions are answered by gongkai_shared.logging.RequestIdMiddleware: a handler
+    # for Exception here would run in Starlette's outermost middleware, outside the request id.

@@ -11,6 +11,7 @@ travel there.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -56,7 +57,9 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
             add_service,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
+            # Tracebacks without local variables: locals hold request headers and bodies, where
+            # applicants' personal data travels (architecture.md, "The edge").
+            structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False)),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping().get(level.upper(), 20)),
@@ -93,10 +96,12 @@ class RequestIdMiddleware:
         bind_request_id(request_id)
         started = time.perf_counter()
         status = 500
+        started_response = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -105,6 +110,36 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # An error no handler answered: answer it here, inside this middleware, so the 500
+            # problem carries the request id like every other answer (Starlette's outermost
+            # error middleware would send a bare one).
+            self.log.exception("unhandled_error", path=scope.get("path", ""))
+            if status == 500 and not started_response:
+                body = json.dumps(
+                    {
+                        "type": "urn:gongkai:problem:internal_error",
+                        "title": "服务器内部错误",
+                        "status": 500,
+                        "code": "internal_error",
+                        "detail": None,
+                        "instance": scope.get("path", ""),
+                        "request_id": request_id,
+                    },
+                    ensure_ascii=False,
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"x-request-id", request_id.encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
         finally:
             path = scope.get("path", "")
             if not path.startswith(("/healthz", "/readyz")):

@@ -27,9 +27,18 @@ from gongkai_shared.events import ConsumerRunner, EventTables, Handler, Namespac
 from gongkai_shared.logging import RequestIdMiddleware, configure_logging
 from gongkai_shared.settings import ServiceSettings
 
-__all__ = ["Sweep", "connect_nats", "create_service_app", "run_worker"]
+__all__ = ["Sweep", "connect_nats", "create_service_app", "run_event_loop", "run_worker"]
 
 log = structlog.get_logger("gongkai.service")
+
+
+def run_event_loop(main: Awaitable[Any]) -> Any:
+    """Run a worker's coroutine on uvloop (as uvicorn runs the APIs), or asyncio's loop without it."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+        return asyncio.run(main)  # type: ignore[arg-type]
+    return uvloop.run(main)  # type: ignore[arg-type]
 
 
 def _operation_id(route: APIRoute) -> str:
