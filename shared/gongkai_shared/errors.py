@@ -15,7 +15,9 @@ Hierarchy::
     ├── Conflict                      409 conflict
     ├── ValidationFailed              422 validation_error   (per-field errors)
     ├── RateLimited                   429 rate_limited
-    └── ServiceUnavailable            503 service_unavailable
+    ├── UpstreamUnavailable           502 upstream_unavailable
+    ├── ServiceUnavailable            503 service_unavailable
+    └── UpstreamTimeout               504 upstream_timeout
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ __all__ = [
     "RateLimited",
     "ServiceUnavailable",
     "Unauthorized",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
     "ValidationFailed",
     "install_error_handlers",
     "problem_responses",
@@ -157,6 +161,20 @@ class RateLimited(GongkaiError):
     status = 429
     code = "rate_limited"
     title = "请求过于频繁"
+
+
+class UpstreamUnavailable(GongkaiError):
+    """Another service could not be reached (the gateway's proxy, service-to-service calls)."""
+
+    status = 502
+    code = "upstream_unavailable"
+    title = "上游服务不可用"
+
+
+class UpstreamTimeout(GongkaiError):
+    status = 504
+    code = "upstream_timeout"
+    title = "上游服务响应超时"
 
 
 class ServiceUnavailable(GongkaiError):

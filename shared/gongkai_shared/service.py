@@ -27,7 +27,7 @@ from gongkai_shared.events import ConsumerRunner, EventTables, Handler, Namespac
 from gongkai_shared.logging import RequestIdMiddleware, configure_logging
 from gongkai_shared.settings import ServiceSettings
 
-__all__ = ["Sweep", "connect_nats", "create_service_app", "run_event_loop", "run_worker"]
+__all__ = ["Sweep", "connect_nats", "create_service_app", "database_problem", "run_event_loop", "run_worker"]
 
 log = structlog.get_logger("gongkai.service")
 
@@ -86,6 +86,16 @@ def create_service_app(
     return app
 
 
+async def database_problem(engine: AsyncEngine, *, timeout: float = 2.0) -> str | None:
+    """None when the database answers ``SELECT 1`` within ``timeout``; else what is wrong (Chinese)."""
+    try:
+        async with engine.connect() as conn:
+            await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=timeout)
+    except Exception as exc:  # any failure is "not ready"; the detail says which
+        return f"数据库不可用：{type(exc).__name__}"
+    return None
+
+
 def health_router() -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -95,11 +105,9 @@ def health_router() -> APIRouter:
 
     @router.get("/readyz", summary="就绪检查（数据库可用）", operation_id="readyz")
     async def readyz(request: Request) -> JSONResponse:
-        try:
-            async with request.app.state.engine.connect() as conn:
-                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
-        except Exception as exc:
-            err = ServiceUnavailable(f"数据库不可用：{type(exc).__name__}")
+        problem = await database_problem(request.app.state.engine)
+        if problem is not None:
+            err = ServiceUnavailable(problem)
             return JSONResponse(err.to_problem(request), status_code=503, media_type=PROBLEM_JSON)
         return JSONResponse({"status": "ready", "service": request.app.state.settings.service})
 

@@ -7,7 +7,7 @@ import time
 
 from fastapi import APIRouter, Request
 from gongkai_shared.errors import PROBLEM_JSON, Problem, ServiceUnavailable
-from sqlalchemy import text
+from gongkai_shared.service import database_problem
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gongkai_gateway.proxy import Upstreams
@@ -23,13 +23,9 @@ health_router = APIRouter(prefix="/api/v1", tags=["health"])
 
 async def _database(engine: AsyncEngine) -> ServiceHealth:
     started = time.perf_counter()
-    try:
-        async with engine.connect() as conn:
-            await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=CHECK_TIMEOUT_SECONDS)
-    except Exception as exc:  # any failure is "not ready"; the detail says which
-        return ServiceHealth(
-            status="unavailable", latency_ms=_ms(started), detail=f"数据库不可用：{type(exc).__name__}"
-        )
+    problem = await database_problem(engine, timeout=CHECK_TIMEOUT_SECONDS)
+    if problem is not None:
+        return ServiceHealth(status="unavailable", latency_ms=_ms(started), detail=problem)
     return ServiceHealth(status="ready", latency_ms=_ms(started))
 
 

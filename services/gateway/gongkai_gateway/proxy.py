@@ -16,7 +16,7 @@ import aiohttp
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
-from gongkai_shared.errors import GongkaiError, NotFound
+from gongkai_shared.errors import NotFound, UpstreamTimeout, UpstreamUnavailable
 from gongkai_shared.logging import current_request_id
 from starlette.background import BackgroundTask
 from yarl import URL
@@ -46,18 +46,6 @@ _REQUEST_OWN = frozenset({"host", "expect", "x-request-id", "x-forwarded-for", "
 _RESPONSE_OWN = frozenset({"date", "server", "x-request-id"})
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 _CHUNK = 64 * 1024
-
-
-class UpstreamUnavailable(GongkaiError):
-    status = 502
-    code = "upstream_unavailable"
-    title = "上游服务不可用"
-
-
-class UpstreamTimeout(GongkaiError):
-    status = 504
-    code = "upstream_timeout"
-    title = "上游服务响应超时"
 
 
 @dataclass(frozen=True)
