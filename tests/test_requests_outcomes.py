@@ -96,7 +96,9 @@ def test_each_outcome_rests_on_its_article(outcome: Outcome, article: str) -> No
     """条例 art. 14-16, 30, 35-39 and 国办函〔2020〕109号: the decision cites the article it rests on."""
     rule = outcome_rule(outcome)
     assert article in rule.articles
-    assert cite(article) in rule.cited_articles or article[len("条例") :] in rule.cited_articles
+    # The law's title is printed once per run of articles: the first in full, the next by article number only.
+    printed = cite(article) if rule.articles[0] == article or not article.startswith("条例") else article[2:]
+    assert printed in rule.cited_articles
     assert rule.cited_articles in rule.decision
 
 
