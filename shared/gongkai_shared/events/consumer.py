@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -22,7 +24,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gongkai_shared.events.envelope import Envelope
@@ -30,11 +32,12 @@ from gongkai_shared.events.streams import DEADLETTER, Namespace, ensure_stream
 from gongkai_shared.events.tables import EventTables
 from gongkai_shared.logging import bind_request_id
 
-__all__ = ["ConsumerRunner", "Handler", "PermanentError"]
+__all__ = ["BatchHandlerFunc", "ConsumerRunner", "Handler", "HandlerFunc", "PermanentError"]
 
 log = structlog.get_logger("gongkai.consumer")
 
 HandlerFunc = Callable[[AsyncSession, Envelope], Awaitable[None]]
+BatchHandlerFunc = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
 
 
 class PermanentError(Exception):
@@ -47,9 +50,29 @@ class Handler:
     name: str
     #: The contract subject it consumes, without namespace: ``catalog.policy.published``.
     subject: str
-    handle: HandlerFunc
+    #: ``handle(session, envelope)``: one event at a time (the runner still commits a batch at once).
+    handle: HandlerFunc | None = None
     max_deliver: int | None = None
     backoff: Sequence[float] | None = None
+    #: ``handle_batch(session, envelopes)``: all new events of a fetched batch in one call, for handlers
+    #: that can write them in one statement (measured in bench/events.py: per-event ORM inserts were
+    #: the consumer's largest cost). Given instead of ``handle``. When it raises, the batch is rolled
+    #: back and handled again one event per call and transaction, so retries and dead letters stay
+    #: per event; an event of a failing batch may thus be seen twice, never committed twice.
+    handle_batch: BatchHandlerFunc | None = None
+
+    def __post_init__(self) -> None:
+        if (self.handle is None) == (self.handle_batch is None):
+            raise TypeError(f"handler {self.name}: give exactly one of handle and handle_batch")
+
+    async def __call__(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        if self.handle_batch is not None:
+            await self.handle_batch(session, envelopes)
+            return
+        assert self.handle is not None
+        for envelope in envelopes:
+            bind_request_id(envelope.correlation_id)
+            await self.handle(session, envelope)
 
 
 @dataclass
@@ -159,18 +182,21 @@ class ConsumerRunner:
                 await self.process(handler, msg)  # files the dead letter
         if not parsed:
             return
-        inbox = self.tables.inbox
-        failed: int | None = None  # index in ``parsed`` of the handler that raised
+        failed: int | None = None  # index in ``parsed`` of the per-event handler that raised
         try:
             async with self.sessionmaker() as session, session.begin():
-                result = await session.execute(
-                    insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
-                    [{"consumer": handler.name, "event_id": e.id, "subject": e.subject} for _, e in parsed],
-                )
-                new_ids = set(result.scalars().all())
+                new_ids = set(await self._record_in_inbox(session, handler, [e for _, e in parsed]))
+                fresh: list[tuple[int, Envelope]] = []
                 for i, (_, envelope) in enumerate(parsed):
                     if envelope.id in new_ids:
                         new_ids.discard(envelope.id)  # the same event twice in one batch: once
+                        fresh.append((i, envelope))
+                if handler.handle_batch is not None:
+                    if fresh:
+                        await handler.handle_batch(session, [e for _, e in fresh])
+                else:
+                    assert handler.handle is not None
+                    for i, envelope in fresh:
                         bind_request_id(envelope.correlation_id)
                         failed = i
                         await handler.handle(session, envelope)
@@ -203,14 +229,8 @@ class ConsumerRunner:
         bind_request_id(envelope.correlation_id)
         try:
             async with self.sessionmaker() as session, session.begin():
-                first_time = await session.scalar(
-                    insert(self.tables.inbox)
-                    .values(consumer=handler.name, event_id=envelope.id, subject=envelope.subject)
-                    .on_conflict_do_nothing()
-                    .returning(self.tables.inbox.c.event_id)
-                )
-                if first_time is not None:
-                    await handler.handle(session, envelope)
+                if await self._record_in_inbox(session, handler, [envelope]):
+                    await handler(session, [envelope])
         except Exception as exc:
             await self._on_failure(handler, msg, envelope, exc)
             return
@@ -218,6 +238,31 @@ class ConsumerRunner:
             bind_request_id(None)
         with contextlib.suppress(Exception):  # a lost ack means a redelivery that the inbox discards
             await msg.ack()
+
+    async def _record_in_inbox(
+        self, session: AsyncSession, handler: Handler, envelopes: Sequence[Envelope]
+    ) -> list[uuid.UUID]:
+        """Insert the inbox rows in one statement; return the ids seen for the first time."""
+        result = await session.execute(
+            self._inbox_insert,
+            {
+                "consumer": handler.name,
+                "ids": [e.id for e in envelopes],
+                "subjects": [e.subject for e in envelopes],
+            },
+        )
+        return list(result.scalars())
+
+    @functools.cached_property
+    def _inbox_insert(self) -> TextClause:
+        # One array parameter per column (unnest) instead of SQLAlchemy's multi-row VALUES: one
+        # statement text whatever the batch size, so PostgreSQL and asyncpg prepare it once.
+        inbox = self.tables.inbox
+        return text(
+            f"INSERT INTO {inbox.name} (consumer, event_id, subject) "
+            "SELECT :consumer, e, s FROM unnest(CAST(:ids AS uuid[]), CAST(:subjects AS text[])) AS t(e, s) "
+            "ON CONFLICT DO NOTHING RETURNING event_id"
+        )
 
     async def _on_failure(self, handler: Handler, msg: Msg, envelope: Envelope, exc: Exception) -> None:
         """Retry later with backoff, or file a dead letter when no retry is left or can help."""
