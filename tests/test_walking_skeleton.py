@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import signal
 import socket
 import time
@@ -20,8 +21,10 @@ import pytest
 from gongkai_dev.supervisor import Supervisor, migrate_all
 from gongkai_shared.calendar import WorkingDayCalendar
 from gongkai_shared.timeutil import china_today
+from gongkai_shared.validators import org_code_check_char, uscc_check_char
 
 ADMIN = ("skeleton-admin", "correct horse battery staple")
+REVIEWER_PASSWORD = "reviewer horse battery staple"
 
 
 def _free_port() -> int:
@@ -62,9 +65,33 @@ def _sign_in(client: httpx.Client, username: str, password: str) -> dict[str, st
     return {"Authorization": f"Bearer {resp.json()['access_token']}"}
 
 
+def _agency_code() -> str:
+    """A valid 统一社会信用代码 of a government body (GB 32100), unique per call: the 索引号 needs one."""
+    body = f"{secrets.randbelow(10**8):08d}"
+    first17 = "11440300" + body + org_code_check_char(body)
+    return first17 + uscc_check_char(first17)
+
+
 def _publish_policy(client: httpx.Client, auth: dict[str, str], title: str) -> tuple[dict, dict]:
-    org = client.post("/api/v1/catalog/organizations", json={"name": f"{title}所属局"}, headers=auth)
+    """Draft a policy, take it through review (条例 art. 17: 保密审查 and 初审/复审/终审, by a reviewer who is
+    not the drafter) and publish it."""
+    org = client.post(
+        "/api/v1/catalog/organizations", json={"name": f"{title}所属局", "code": _agency_code()}, headers=auth
+    )
     assert org.status_code == 201, org.text
+    reviewer_name = f"reviewer-{secrets.token_hex(4)}"
+    user = client.post(
+        "/api/v1/users",
+        json={
+            "username": reviewer_name,
+            "password": REVIEWER_PASSWORD,
+            "roles": ["reviewer"],
+            "department_id": org.json()["id"],
+        },
+        headers=auth,
+    )
+    assert user.status_code == 201, user.text
+    reviewer = _sign_in(client, reviewer_name, REVIEWER_PASSWORD)
     item = client.post(
         "/api/v1/catalog/items",
         json={
@@ -77,7 +104,14 @@ def _publish_policy(client: httpx.Client, auth: dict[str, str], title: str) -> t
         headers=auth,
     )
     assert item.status_code == 201, item.text
-    published = client.post(f"/api/v1/catalog/items/{item.json()['id']}/publish", headers=auth)
+    item_id = item.json()["id"]
+    submitted = client.post(f"/api/v1/catalog/items/{item_id}/submit", headers=auth)
+    assert submitted.status_code == 200, submitted.text
+    for _ in range(4):  # 保密审查, 初审, 复审, 终审
+        approved = client.post(f"/api/v1/catalog/items/{item_id}/approve", json={"opinion": "同意"}, headers=reviewer)
+        assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+    published = client.post(f"/api/v1/catalog/items/{item_id}/publish", headers=auth)
     assert published.status_code == 200, published.text
     return org.json(), published.json()
 

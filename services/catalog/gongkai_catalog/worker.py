@@ -1,12 +1,42 @@
 import asyncio
 
 from gongkai_shared.calendar_store import calendar_updated_handler
-from gongkai_shared.service import run_worker
+from gongkai_shared.service import Sweep, run_worker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from gongkai_catalog import service
 from gongkai_catalog.models import calendar_table, event_tables
 from gongkai_catalog.settings import CatalogSettings
 
 
+def sweeps(settings: CatalogSettings) -> list[Sweep]:
+    """The publication clock (条例 art. 26: due-soon and overdue, once each) and expiry (失效)."""
+
+    async def clock(session: AsyncSession) -> None:
+        await service.publication_clock_sweep(session, settings=settings)
+
+    async def expiry(session: AsyncSession) -> None:
+        await service.expiry_sweep(session)
+
+    return [
+        Sweep(name="catalog-publication-clock", every_seconds=settings.sweep_seconds, run=clock),
+        Sweep(name="catalog-expiry", every_seconds=settings.sweep_seconds, run=expiry),
+    ]
+
+
+def handlers(settings: CatalogSettings) -> list:
+    return [
+        calendar_updated_handler(
+            name="catalog-calendar-updated", table=calendar_table, recompute=service.recompute_due_dates
+        ),
+    ]
+
+
 async def main(settings: CatalogSettings | None = None, stop: asyncio.Event | None = None) -> None:
-    handlers = [calendar_updated_handler(name="catalog-calendar-updated", table=calendar_table)]
-    await run_worker(settings=settings or CatalogSettings(), tables=event_tables, handlers=handlers, stop=stop)
+    settings = settings or CatalogSettings()
+    await run_worker(
+        settings=settings, tables=event_tables, handlers=handlers(settings), sweeps=sweeps(settings), stop=stop
+    )
+
+
+__all__ = ["handlers", "main", "sweeps"]
