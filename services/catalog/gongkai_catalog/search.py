@@ -1,0 +1,547 @@
+"""Chinese full-text search over the catalog (issue 3 point 9; 条例 art. 24: the platform must support retrieval).
+
+The search document of an item lives in its own table, ``item_search``, one row per item, written
+by :func:`index_item` in the same transaction as every change of the item (the service calls it) and
+removed by :func:`unindex_item`. The items table stays free of search columns, and the write path is
+explicit. The row holds what the filters, facets and date order need (organization, category, kind,
+status, validity, year, dates, 文号, title) and ``tsv``, a weighted ``tsvector``:
+
+* A: the title, the 文号 and the keywords (主题词);
+* B: the summary (内容概述);
+* C: the body and the text of text attachments.
+
+Tokens come from :func:`gongkai_shared.text.tsvector_text` (rjieba search mode, normalised: NFKC, lower
+case), so a two-character query word finds the documents that hold it inside a longer word. The
+document is written as a ``tsvector`` literal built here (:func:`tsvector_literal`), the same value as
+``setweight(to_tsvector('simple', …), 'A') || …`` would give (a test checks it), which lets the
+benchmark's bulk load and the service share one code path.
+
+Queries (:func:`search`): an AND of the query's terms (:func:`gongkai_shared.text.tsquery_text`), the
+filters, visibility (the public sees published items; staff also their department's others; the
+office everything), facet counts over the whole matching set (one statement, ``GROUPING SETS``),
+relevance (``ts_rank_cd`` with the weights) or date order, keyset pagination for both orders, and a
+snippet with the query's terms marked, cut from the original text (not from the segmented one), so it
+shows the characters as published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from gongkai_shared.auth import Principal, Role
+from gongkai_shared.errors import ValidationFailed
+from gongkai_shared.pagination import decode_cursor, encode_cursor
+from gongkai_shared.text import normalize, search_tokens, tsquery_text
+from sqlalchemy import (
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Table,
+    cast,
+    delete,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import TSVECTOR, UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gongkai_catalog.models import Attachment, Base, Item
+
+__all__ = [
+    "FACETS",
+    "SearchFilters",
+    "SearchOrder",
+    "SearchResult",
+    "highlight",
+    "index_item",
+    "item_search",
+    "query_terms",
+    "search",
+    "search_row",
+    "tsvector_literal",
+    "unindex_item",
+]
+
+#: ``ts_rank_cd`` weights for D, C, B, A: body 0.2, summary 0.4, title/文号/keywords 1.0 (PostgreSQL's defaults).
+RANK_WEIGHTS = "{0.1,0.2,0.4,1.0}"
+#: PostgreSQL's limits for a tsvector: positions 1..16383, at most 256 positions kept per lexeme.
+MAX_POSITION = 16383
+MAX_POSITIONS_PER_LEXEME = 256
+#: Body tokens beyond this are not indexed (a tsvector may not exceed 1 MB; a 100,000-token body is ~300 pages).
+MAX_BODY_TOKENS = 100_000
+SNIPPET_CHARS = 120
+ATTACHMENT_TEXT_BYTES = 2 * 1024 * 1024
+
+item_search = Table(
+    "item_search",
+    Base.metadata,
+    Column("item_id", UUID(as_uuid=True), ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("organization_id", UUID(as_uuid=True), nullable=False),
+    Column("category_id", UUID(as_uuid=True), nullable=True),
+    Column("kind", String(40), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("validity", String(20), nullable=False),
+    #: Year of 发布日期; of 成文日期 (else 生成日期, else the day it was created) before publication.
+    Column("year", SmallInteger, nullable=True),
+    Column("published_on", Date, nullable=True),
+    #: The date order's key: 发布日期, else 成文日期, 生成日期, creation day. Never null (keyset pagination).
+    Column("sort_on", Date, nullable=False),
+    Column("document_number", String(100), nullable=True),
+    Column("title", String(500), nullable=False),
+    Column("tsv", TSVECTOR, nullable=False),
+    Index("ix_item_search_tsv", "tsv", postgresql_using="gin"),
+    Index("ix_item_search_status_sort", "status", text("sort_on DESC"), text("item_id DESC")),
+    Index(
+        "ix_item_search_org_kind_year_sort",
+        "organization_id",
+        "kind",
+        "year",
+        text("sort_on DESC"),
+        text("item_id DESC"),
+    ),
+    Index("ix_item_search_category_sort", "category_id", text("sort_on DESC"), text("item_id DESC")),
+    Index("ix_item_search_document_number", "document_number"),
+)
+
+#: The facets, in the order the answer lists them.
+FACETS = ("organization_id", "category_id", "kind", "year", "validity")
+
+
+class SearchOrder(StrEnum):
+    relevance = "relevance"  # 相关度
+    date = "date"  # 日期（新→旧）
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    organization_id: uuid.UUID | None = None
+    category_id: uuid.UUID | None = None
+    kind: str | None = None
+    year: int | None = None
+    validity: str | None = None
+    document_number: str | None = None  # 文号, exact (normalised by the caller)
+
+
+@dataclass
+class SearchHit:
+    item_id: uuid.UUID
+    title: str
+    title_highlighted: str
+    snippet: str
+    organization_id: uuid.UUID
+    category_id: uuid.UUID | None
+    kind: str
+    status: str
+    validity: str
+    document_number: str | None
+    published_on: dt.date | None
+    sort_on: dt.date
+    rank: float | None
+
+
+@dataclass
+class SearchResult:
+    hits: list[SearchHit]
+    next_cursor: str | None
+    total: int
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    terms: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# The search document
+# --------------------------------------------------------------------------------------------
+
+
+def tsvector_literal(parts: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """A tsvector literal of weighted token lists ``[("A", tokens), ("B", tokens), …]``.
+
+    Positions run on from part to part, as ``setweight(to_tsvector('simple', a), 'A') || …`` numbers
+    them: each token takes the next position (capped at 16383), a lexeme keeps its first 256
+    positions. Tokens hold only letters and digits (:func:`gongkai_shared.text.search_tokens`), so
+    none needs quoting beyond the literal's own quotes.
+    """
+    positions: dict[str, list[str]] = {}
+    offset = 0
+    for weight, tokens in parts:
+        last = 0
+        for i, token in enumerate(tokens, start=1):
+            pos = min(offset + min(i, MAX_POSITION), MAX_POSITION)
+            last = pos
+            entry = positions.setdefault(token, [])
+            if len(entry) < MAX_POSITIONS_PER_LEXEME:
+                entry.append(f"{pos}{weight}")
+        if tokens:
+            offset = last
+    return " ".join(
+        "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "':" + ",".join(p) for lexeme, p in positions.items()
+    )
+
+
+def document_parts(
+    *,
+    title: str,
+    document_number: str | None,
+    keywords: Iterable[str],
+    summary: str | None,
+    body: str,
+    attachment_texts: Iterable[str] = (),
+) -> list[tuple[str, list[str]]]:
+    """The weighted token lists of an item (A: title, 文号, 主题词; B: 内容概述; C: body, attachments)."""
+    numbers = " ".join([document_number or "", *keywords])
+    body_tokens = search_tokens(body)
+    for extra in attachment_texts:
+        body_tokens.extend(search_tokens(extra))
+    return [
+        ("A", search_tokens(title)),
+        ("A", search_tokens(numbers)),
+        ("B", search_tokens(summary or "")),
+        ("C", body_tokens[:MAX_BODY_TOKENS]),
+    ]
+
+
+def _year_and_sort(item: Any) -> tuple[int | None, dt.date]:
+    created = getattr(item, "created_at", None)
+    fallback = created.date() if isinstance(created, dt.datetime) else dt.date.today()
+    if item.published_on is not None:
+        return item.published_on.year, item.published_on
+    first = item.written_on or item.formed_on
+    return (first.year if first else None), (first or fallback)
+
+
+def search_row(item: Any, *, attachment_texts: Iterable[str] = ()) -> dict[str, Any]:
+    """The ``item_search`` row of an item (an ``Item`` or anything with its attributes)."""
+    year, sort_on = _year_and_sort(item)
+    parts = document_parts(
+        title=item.title,
+        document_number=item.document_number,
+        keywords=item.keywords or (),
+        summary=item.summary,
+        body=item.body or "",
+        attachment_texts=attachment_texts,
+    )
+    return {
+        "item_id": item.id,
+        "organization_id": item.organization_id,
+        "category_id": item.category_id,
+        "kind": str(item.kind),
+        "status": str(item.status),
+        "validity": str(item.validity),
+        "year": year,
+        "published_on": item.published_on,
+        "sort_on": sort_on,
+        "document_number": item.document_number,
+        "title": item.title,
+        "tsv": tsvector_literal(parts),
+    }
+
+
+async def _attachment_texts(session: AsyncSession, item_id: uuid.UUID) -> list[str]:
+    """Text attachments (``text/*``) are searchable; other types are not read (no extraction yet)."""
+    rows = await session.execute(
+        select(Attachment.data)
+        .where(Attachment.item_id == item_id, Attachment.content_type.like("text/%"))
+        .order_by(Attachment.id)
+    )
+    return [bytes(data[:ATTACHMENT_TEXT_BYTES]).decode("utf-8", errors="replace") for (data,) in rows]
+
+
+async def index_item(session: AsyncSession, item: Item) -> None:
+    """Write (upsert) the item's search row; call it in the transaction of every change of the item."""
+    await session.flush()  # the item row must exist before its search row references it
+    row = search_row(item, attachment_texts=await _attachment_texts(session, item.id))
+    stmt = insert(item_search).values(**{**row, "tsv": cast(literal(row["tsv"], String), TSVECTOR)})
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[item_search.c.item_id],
+        set_={c: stmt.excluded[c] for c in row if c != "item_id"},
+    )
+    await session.execute(stmt)
+
+
+async def unindex_item(session: AsyncSession, item_id: uuid.UUID) -> None:
+    """Remove the item's search row (deleting the item also removes it: ON DELETE CASCADE)."""
+    await session.execute(delete(item_search).where(item_search.c.item_id == item_id))
+
+
+async def reindex_items(session: AsyncSession, item_ids: Iterable[uuid.UUID]) -> int:
+    """Re-index the given items (after a bulk change such as the expiry sweep); returns how many."""
+    ids = list(item_ids)
+    if not ids:
+        return 0
+    items = (await session.scalars(select(Item).where(Item.id.in_(ids)))).all()
+    for item in items:
+        await index_item(session, item)
+    return len(items)
+
+
+# --------------------------------------------------------------------------------------------
+# Queries
+# --------------------------------------------------------------------------------------------
+
+
+def query_terms(q: str) -> list[str]:
+    """The terms an AND query for ``q`` asks for (what :func:`gongkai_shared.text.tsquery_text` quotes)."""
+    tsq = tsquery_text(q)
+    if not tsq:
+        return []
+    return [t[1:-1].replace("''", "'") for t in tsq.split(" & ")]
+
+
+def _visibility(principal: Principal, params: dict[str, Any]) -> str:
+    """The public sees published items; staff also their department's others; office and admin all."""
+    if principal.has_any(Role.office, Role.admin):
+        return "TRUE"
+    if principal.department_id is not None and not principal.is_anonymous:
+        params["vis_department"] = principal.department_id
+        return "(s.status = 'published' OR s.organization_id = :vis_department)"
+    return "s.status = 'published'"
+
+
+def _conditions(principal: Principal, filters: SearchFilters, params: dict[str, Any]) -> list[str]:
+    out = [_visibility(principal, params)]
+    for column in ("organization_id", "category_id", "kind", "year", "validity", "document_number"):
+        value = getattr(filters, column)
+        if value is not None:
+            params[f"f_{column}"] = str(value) if column in ("kind", "validity") else value
+            out.append(f"s.{column} = :f_{column}")
+    return out
+
+
+async def search(
+    session: AsyncSession,
+    principal: Principal,
+    q: str | None,
+    filters: SearchFilters,
+    order: SearchOrder,
+    *,
+    limit: int = 20,
+    cursor: str | None = None,
+    facets: bool = True,
+) -> SearchResult:
+    """Search (``q``) or list (no ``q``) the items the principal may see.
+
+    ``q`` of only stop words or punctuation is a 422 naming ``query.q``. Relevance order needs ``q``.
+    Facets and ``total`` count the whole matching set, not the page.
+    """
+    params: dict[str, Any] = {}
+    conditions = _conditions(principal, filters, params)
+    terms: list[str] = []
+    if q is not None and q.strip():
+        tsq = tsquery_text(q)
+        if not tsq:
+            raise ValidationFailed.for_field("query.q", "检索词只有标点或虚词，请换用实词检索", "query_empty")
+        terms = query_terms(q)
+        params["tsq"] = tsq
+        conditions.append("s.tsv @@ to_tsquery('simple', :tsq)")
+    elif q is not None:
+        raise ValidationFailed.for_field("query.q", "检索词不能为空", "query_empty")
+    ranked = order is SearchOrder.relevance
+    if ranked and not terms:
+        raise ValidationFailed.for_field("query.order", "按相关度排序需要检索词", "order_needs_query")
+
+    if ranked:
+        sort_expr = f"ts_rank_cd('{RANK_WEIGHTS}'::float4[], s.tsv, to_tsquery('simple', :tsq))::float8"
+    else:
+        sort_expr = "s.sort_on"
+    keyset = ""
+    if cursor:
+        values = decode_cursor(cursor)
+        if len(values) != 2:
+            raise ValidationFailed.for_field("query.cursor", "游标无效", "cursor_invalid")
+        try:
+            params["c_key"] = float(values[0]) if ranked else dt.date.fromisoformat(values[0])
+            params["c_id"] = uuid.UUID(values[1])
+        except (TypeError, ValueError):
+            raise ValidationFailed.for_field("query.cursor", "游标无效", "cursor_invalid") from None
+        keyset = "WHERE (key, item_id) < (:c_key, :c_id)"
+    params["limit"] = limit + 1
+    where = " AND ".join(conditions)
+    columns = (
+        "s.item_id, s.organization_id, s.category_id, s.kind, s.status, s.validity, s.year, s.published_on, "
+        "s.sort_on, s.document_number, s.title"
+    )
+    if facets:
+        # One scan of the matching rows feeds both the page and the facet counts.
+        sql = f"""
+        WITH m AS MATERIALIZED (SELECT {columns}, {sort_expr} AS key FROM item_search s WHERE {where}),
+        page AS (SELECT * FROM m {keyset} ORDER BY key DESC, item_id DESC LIMIT :limit),
+        f AS (SELECT organization_id, category_id, kind, year, validity, count(*) AS n,
+                     GROUPING(organization_id, category_id, kind, year, validity) AS g
+              FROM m GROUP BY GROUPING SETS ((organization_id), (category_id), (kind), (year), (validity), ()))
+        SELECT 'p' AS part, item_id, organization_id, category_id, kind, status, validity, year, published_on,
+               sort_on, document_number, title, key, NULL::bigint AS n, NULL::int AS g FROM page
+        UNION ALL
+        SELECT 'f', NULL, organization_id, category_id, kind, NULL, validity, year, NULL, NULL, NULL, NULL, NULL, n, g
+        FROM f
+        """
+    else:
+        sql = f"""
+        SELECT 'p' AS part, * FROM (SELECT {columns}, {sort_expr} AS key FROM item_search s WHERE {where}) p
+        {keyset} ORDER BY key DESC, item_id DESC LIMIT :limit
+        """
+    rows = (await session.execute(text(sql), params)).mappings().all()
+    page = [r for r in rows if r["part"] == "p"]
+    page.sort(key=lambda r: (r["key"], r["item_id"]), reverse=True)
+    facet_counts: dict[str, dict[str, int]] = {name: {} for name in FACETS} if facets else {}
+    total = 0
+    # GROUPING() sets a bit per column left out, the first column the highest bit.
+    bit = {name: 1 << (len(FACETS) - 1 - i) for i, name in enumerate(FACETS)}
+    for r in rows:
+        if r["part"] != "f":
+            continue
+        if r["g"] == (1 << len(FACETS)) - 1:
+            total = r["n"]
+            continue
+        for name in FACETS:
+            if not r["g"] & bit[name]:
+                value = r[name]
+                facet_counts[name]["" if value is None else str(value)] = r["n"]
+    next_cursor = None
+    if len(page) > limit:
+        page = page[:limit]
+        last = page[-1]
+        next_cursor = encode_cursor([last["key"] if ranked else last["sort_on"].isoformat(), str(last["item_id"])])
+    hits = await _hits(session, page, terms, ranked)
+    if not facets:
+        total = -1
+    return SearchResult(hits=hits, next_cursor=next_cursor, total=total, facets=facet_counts, terms=terms)
+
+
+async def _hits(session: AsyncSession, page: list[Any], terms: list[str], ranked: bool) -> list[SearchHit]:
+    texts: dict[uuid.UUID, tuple[str | None, str]] = {}
+    if page:
+        rows = await session.execute(
+            select(Item.id, Item.summary, Item.body).where(Item.id.in_([r["item_id"] for r in page]))
+        )
+        texts = {i: (s, b) for i, s, b in rows}
+    out = []
+    for r in page:
+        summary, body = texts.get(r["item_id"], (None, ""))
+        snippet = best_snippet([summary or "", body or ""], terms)
+        out.append(
+            SearchHit(
+                item_id=r["item_id"],
+                title=r["title"],
+                title_highlighted=highlight(r["title"], terms) if terms else html.escape(r["title"]),
+                snippet=snippet,
+                organization_id=r["organization_id"],
+                category_id=r["category_id"],
+                kind=r["kind"],
+                status=r["status"],
+                validity=r["validity"],
+                document_number=r["document_number"],
+                published_on=r["published_on"],
+                sort_on=r["sort_on"],
+                rank=r["key"] if ranked else None,
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Snippets: the query's terms marked in the original text
+# --------------------------------------------------------------------------------------------
+
+_SPACE = re.compile(r"\s")
+
+
+def _normalized_with_offsets(original: str) -> tuple[str, list[int]]:
+    """The text as :func:`normalize` sees it, and for each of its characters the original offset.
+
+    Character by character NFKC and lower case (what ``normalize`` does to the whole text; the
+    composed forms that differ are outside CJK and ASCII), whitespace runs as one space.
+    """
+    chars: list[str] = []
+    offsets: list[int] = []
+    in_space = False
+    for i, ch in enumerate(original):
+        if _SPACE.match(ch):
+            if not in_space:
+                chars.append(" ")
+                offsets.append(i)
+            in_space = True
+            continue
+        in_space = False
+        for n in unicodedata.normalize("NFKC", ch).lower():
+            chars.append(n)
+            offsets.append(i)
+    return "".join(chars), offsets
+
+
+def _spans(original: str, terms: Sequence[str]) -> list[tuple[int, int]]:
+    """Merged [start, end) spans of the original text where a term occurs (after normalisation)."""
+    norm, offsets = _normalized_with_offsets(original)
+    raw = []
+    for term in terms:
+        if not term:
+            continue
+        at = norm.find(term)
+        while at != -1:
+            raw.append((offsets[at], offsets[at + len(term) - 1] + 1))
+            at = norm.find(term, at + 1)
+    raw.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in raw:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _mark(original: str, spans: Sequence[tuple[int, int]], start: int, end: int) -> str:
+    out, at = [], start
+    for s, e in spans:
+        if e <= start or s >= end:
+            continue
+        s, e = max(s, start), min(e, end)
+        out.append(html.escape(original[at:s]))
+        out.append("<mark>" + html.escape(original[s:e]) + "</mark>")
+        at = e
+    out.append(html.escape(original[at:end]))
+    return "".join(out)
+
+
+def highlight(original: str, terms: Sequence[str]) -> str:
+    """``original`` HTML-escaped with every occurrence of the terms in ``<mark>``."""
+    return _mark(original, _spans(original, terms), 0, len(original))
+
+
+def best_snippet(texts: Sequence[str], terms: Sequence[str], *, width: int = SNIPPET_CHARS) -> str:
+    """A window of about ``width`` characters of the texts holding the most distinct terms, marked.
+
+    Cut from the original characters (HTML-escaped, the terms in ``<mark>``), with "…" where it is
+    cut. Without any term in the texts: the start of the first non-empty text.
+    """
+    best: tuple[int, int, int, str] | None = None  # (distinct terms, -start, index, text)
+    for index, original in enumerate(texts):
+        if not original:
+            continue
+        spans = _spans(original, terms)
+        norm_terms = [t for t in terms if t]
+        for s, _ in spans[:200] or [(0, 0)]:
+            start = max(0, s - width // 4)
+            window = normalize(original[start : start + width])
+            distinct = sum(1 for t in norm_terms if t in window)
+            candidate = (distinct, -index, -start, original)
+            if best is None or candidate[:3] > best[:3]:
+                best = candidate
+    if best is None:
+        return ""
+    _, _, neg_start, original = best
+    start = -neg_start
+    end = min(len(original), start + width)
+    spans = _spans(original, terms)
+    return ("…" if start > 0 else "") + _mark(original, spans, start, end) + ("…" if end < len(original) else "")
