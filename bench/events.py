@@ -443,9 +443,18 @@ def outbox_row(event_type: str, i: int) -> tuple[Any, str, str]:
     return env.id, env.subject, env.model_dump_json()
 
 
+async def _no_reset(_conn: Any) -> None:
+    return None
+
+
 async def producer_role(conn: Any, db_url: str, subject: str, mode: str, **p: Any) -> None:
     sql = outbox_insert_sql()
-    pool = await asyncpg.create_pool(plain_url(db_url, make_url(db_url).database or ""), min_size=8, max_size=20)
+    # No session reset when a connection goes back to the pool: these connections keep no session
+    # state, and asyncpg's default reset (advisory unlock, UNLISTEN, RESET ALL: a round trip and
+    # server work per event) made the load generator take CPU that the relay and consumer need.
+    pool = await asyncpg.create_pool(
+        plain_url(db_url, make_url(db_url).database or ""), min_size=8, max_size=20, reset=_no_reset
+    )
     try:
         conn.send("ready")
         await wait_for_message(conn)  # "go"
