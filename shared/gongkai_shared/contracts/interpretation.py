@@ -1,4 +1,12 @@
-"""Events the interpretation service publishes."""
+"""Events the interpretation service publishes.
+
+| subject (type ``….v1``)                    | when                                                          |
+|--------------------------------------------|---------------------------------------------------------------|
+| interpretation.task.created                | an interpretation is due for a published policy (三同步)        |
+| interpretation.task.due_soon               | its due date is near and it is not published (once per task)  |
+| interpretation.task.overdue                | its due date passed unpublished (once per task)               |
+| interpretation.interpretation.published    | published: the catalog publishes a linked 政策解读 (双向关联)    |
+"""
 
 from __future__ import annotations
 
@@ -7,9 +15,22 @@ import uuid
 
 from pydantic import BaseModel, Field
 
-__all__ = ["TASK_CREATED_V1", "TaskCreatedV1"]
+__all__ = [
+    "INTERPRETATION_PUBLISHED_V1",
+    "TASK_CREATED_V1",
+    "TASK_DUE_SOON_V1",
+    "TASK_OVERDUE_V1",
+    "InterpretationFormV1",
+    "InterpretationPublishedV1",
+    "QAPairV1",
+    "TaskCreatedV1",
+    "TaskDeadlineV1",
+]
 
 TASK_CREATED_V1 = "interpretation.task.created.v1"
+TASK_DUE_SOON_V1 = "interpretation.task.due_soon.v1"
+TASK_OVERDUE_V1 = "interpretation.task.overdue.v1"
+INTERPRETATION_PUBLISHED_V1 = "interpretation.interpretation.published.v1"
 
 
 class TaskCreatedV1(BaseModel):
@@ -22,3 +43,56 @@ class TaskCreatedV1(BaseModel):
     published_on: dt.date
     due_on: dt.date = Field(description="解读应发布日期")
     due_provisional: bool = Field(description="截止日期跨入尚未载入的年份时为临时日期")
+    # Added with issue 5 (optional, so v1 consumers stay compatible).
+    head_name: str | None = Field(default=None, description="第一解读人（部门主要负责人）")
+    registered_early: bool = Field(default=False, description="政策发布前已登记解读（三同步）")
+
+
+class TaskDeadlineV1(BaseModel):
+    """An interpretation's due date is near (due_soon) or passed (overdue) and it is not published."""
+
+    task_id: uuid.UUID
+    policy_item_id: uuid.UUID
+    policy_title: str
+    organization_id: uuid.UUID = Field(description="起草部门")
+    head_name: str | None = Field(default=None, description="第一解读人")
+    due_on: dt.date = Field(description="解读应发布日期")
+    due_provisional: bool = Field(description="截止日期为临时日期")
+    status: str = Field(description="当前状态：assigned/drafting/review")
+
+
+class InterpretationFormV1(BaseModel):
+    form: str = Field(description="解读形式：text/graphic/qa/video/animation/case/expert/interview/press_conference")
+    form_label: str = Field(
+        description="解读形式（中文）：文字/图解/问答/音视频/动漫/案例/专家解读/在线访谈/新闻发布会"
+    )
+    title: str | None = Field(default=None, description="标题")
+    url: str | None = Field(default=None, description="链接")
+    attachment_id: str | None = Field(default=None, description="附件标识")
+
+
+class QAPairV1(BaseModel):
+    question: str = Field(description="问")
+    answer: str = Field(description="答")
+
+
+class InterpretationPublishedV1(BaseModel):
+    """An interpretation was published: the catalog publishes a 政策解读 item linked to its policy both ways."""
+
+    interpretation_id: uuid.UUID = Field(description="解读标识（即解读任务标识）")
+    task_id: uuid.UUID
+    policy_item_id: uuid.UUID = Field(description="所解读的政策文件（目录条目）")
+    policy_title: str
+    policy_document_number: str | None = Field(default=None, description="政策文号")
+    organization_id: uuid.UUID = Field(description="解读机关（起草部门）")
+    organization_name: str | None = None
+    head_name: str | None = Field(default=None, description="第一解读人")
+    title: str = Field(description="解读标题")
+    text: str = Field(description="解读正文")
+    forms: list[InterpretationFormV1] = Field(default_factory=list, description="解读形式及其附件或链接")
+    qa_pairs: list[QAPairV1] = Field(default_factory=list, description="简明问答")
+    published_on: dt.date = Field(description="解读发布日期")
+    due_on: dt.date | None = Field(default=None, description="解读应发布日期")
+    on_time: bool = Field(description="是否按时解读（三同步）")
+    quality_score: int | None = Field(default=None, description="质量评分（0-100）")
+    differences: list[str] = Field(default_factory=list, description="新旧政策差异（逐条）")

@@ -1,0 +1,547 @@
+"""A draft interpretation written from the policy's own text: deterministic, no network.
+
+domain.md §4 lists what an interpretation should cover: 背景依据、目标任务、主要内容、适用范围、
+执行标准、注意事项、关键词注释、惠民利民举措、新旧政策差异. This module reads a policy (split into
+sentences, with its structure: 第一章…, 第一条…, and outline headings 一、（一）1.) and proposes a
+structured draft for each of those elements plus 3-6 questions and answers (简明问答). Every draft
+sentence carries the ids and character offsets of the policy sentences it came from, so a drafter
+sees where each statement stands in the document and a reviewer can check it.
+
+The draft is a starting point, not the interpretation: it restates and condenses, and an
+interpretation that merely excerpts or compresses the document is forbidden (文件要点摘抄、文件压缩,
+domain.md §4); the quality check (quality.py) measures how much of the final text is copied.
+
+Cost: one pass of precompiled regular expressions over the sentences; linear in the length of the
+policy (bench/interpretation.py measures it beside rjieba segmentation of the same text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gongkai_interpretation.diff import PolicyDiff
+
+__all__ = [
+    "ELEMENTS",
+    "Draft",
+    "DraftSentence",
+    "Figure",
+    "Heading",
+    "QAPair",
+    "Sentence",
+    "cn_number",
+    "find_figures",
+    "make_draft",
+    "split_sentences",
+    "structure",
+]
+
+#: The content elements of an interpretation (domain.md §4), in the order a draft presents them.
+ELEMENTS: tuple[tuple[str, str], ...] = (
+    ("background", "背景依据"),
+    ("goals", "目标任务"),
+    ("main_content", "主要内容"),
+    ("scope", "适用范围"),
+    ("standards", "执行标准"),
+    ("cautions", "注意事项"),
+    ("terms", "关键词注释"),
+    ("benefits", "惠民利民举措"),
+    ("changes", "新旧政策差异"),
+)
+ELEMENT_LABELS = dict(ELEMENTS)
+
+#: At most this many entries per element: a 50,000-character regulation has hundreds of 应当 clauses,
+#: and a draft that lists them all is the compressed document the rules forbid.
+MAX_PER_ELEMENT = 12
+
+_CN_DIGITS = "零〇一二两三四五六七八九"
+_CN_VALUES = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_CN = "零〇一二两三四五六七八九十百千"
+
+CHAPTER_RE = re.compile(rf"^[ \t\u3000]*(第[{_CN}\d]+[章节])[ \t\u3000]*([^\n]*)$", re.M)
+ARTICLE_RE = re.compile(rf"^[ \t\u3000]*(第[{_CN}\d]+条)[ \t\u3000]*", re.M)
+OUTLINE_RE = re.compile(rf"^[ \t\u3000]*([{_CN}]+、|（[{_CN}]+）|\([{_CN}]+\)|\d+[\.．、](?!\d))[ \t\u3000]*", re.M)
+# A sentence ends at 。！？；, or at the end of a line (headings, titles, list items without a full stop).
+_SENTENCE_RE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*")
+_CLAUSE_SPLIT = re.compile(r"[，,：:]")
+
+_NUM = r"\d+(?:[.,]\d+)*"
+_CNNUM = "[零〇一二两三四五六七八九十][零〇一二两三四五六七八九十百千万]*"
+_FIGURE_RE = re.compile(
+    rf"(?P<date>\d{{4}}年\d{{1,2}}月(?:\d{{1,2}}日)?|\d{{4}}年(?!\d|度?以?[内来]))"
+    rf"|(?P<amount>(?:{_NUM}|{_CNNUM})(?:万|亿|千)?元)"
+    rf"|(?P<percent>{_NUM}%|{_NUM}％|百分之{_CNNUM})"
+    rf"|(?P<duration>(?:{_NUM}|{_CNNUM})个?(?:工作日|自然日|日|天|个月|周|小时|年))"
+    rf"|(?P<count>(?:{_NUM}|{_CNNUM})(?:倍|人次|人|户|家|个|项|次|名|平方米|亩|岁|公里|吨|套|辆)(?!性))"
+)
+FIGURE_KINDS = {
+    "date": "日期",
+    "amount": "金额",
+    "percent": "比例",
+    "duration": "期限",
+    "count": "数量",
+}
+
+_PURPOSE_RE = re.compile(r"(?:^|[，,])为了?([^，,。；]{4,})")
+_BASIS_RE = re.compile(r"《[^》]{2,60}》")
+_BASIS_WORD_RE = re.compile(r"根据|依据|按照|依照")
+_GOAL_RE = re.compile(r"目标|任务|到20\d\d年|力争|确保")
+_SCOPE_RE = re.compile(r"适用于|适用范围|适用对象|不适用")
+_TERM_RE = re.compile(
+    r"(?:(?:本办法|本规定|本细则|本条例|本通知|本意见|本方案|本制度|本规则)?所称)?([^，,。；：:“”（）()]{2,16}?)[，,]?是指([^。；]+)"
+)
+_CAUTION_RE = re.compile(r"不得|禁止|严禁|应当|必须|须")
+_BENEFIT_RE = re.compile(r"补贴|补助|减免|优惠|奖励|免费|救助金|扶持|资助|奖补|减征|免征")
+_STANDARD_HINT_RE = re.compile(r"标准|不超过|不低于|以内|以上|以下|最高|最低|期限|时限")
+
+
+def cn_number(label: str) -> int | None:
+    """The number in 第十九条, 第二章, 二十三、 or 12.: 19, 2, 23, 12 (None when there is none)."""
+    digits = re.sub(r"\D", "", label)
+    if digits:
+        return int(digits)
+    chars = [c for c in label if c in _CN_VALUES or c in _CN_UNITS]
+    if not chars:
+        return None
+    total, current = 0, 0
+    for c in chars:
+        if c in _CN_VALUES:
+            current = _CN_VALUES[c]
+        else:
+            total += (current or 1) * _CN_UNITS[c]
+            current = 0
+    return total + current
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of the policy: its id (0-based, in order), offsets and the article holding it."""
+
+    id: int
+    start: int
+    end: int
+    text: str
+    article: str | None = None
+    chapter: str | None = None
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A structural heading: 章/节 (level 1), 条 (level 2), outline 一、(3) （一）(4) 1.(5)."""
+
+    level: int
+    label: str
+    title: str
+    start: int
+    sentence_id: int | None
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure in the policy (amount, percentage, date, period, count), with its offsets."""
+
+    text: str
+    kind: str
+    start: int
+    end: int
+
+    @property
+    def kind_label(self) -> str:
+        return FIGURE_KINDS[self.kind]
+
+
+@dataclass(frozen=True)
+class DraftSentence:
+    """A sentence of the draft and the policy sentences it was written from."""
+
+    text: str
+    sources: tuple[int, ...]
+    spans: tuple[tuple[int, int], ...]
+    figures: tuple[Figure, ...] = ()
+
+
+@dataclass(frozen=True)
+class QAPair:
+    question: str
+    answer: str
+    sources: tuple[int, ...]
+
+
+@dataclass
+class Draft:
+    title: str
+    sentences: list[Sentence]
+    headings: list[Heading]
+    elements: dict[str, list[DraftSentence]]
+    omitted: dict[str, int]
+    qa: list[QAPair] = field(default_factory=list)
+
+    @property
+    def covered(self) -> list[str]:
+        return [key for key, _ in ELEMENTS if self.elements.get(key)]
+
+    def text(self) -> str:
+        """The draft as plain text, one section per content element; figures marked 【…】."""
+        numerals = "一二三四五六七八九十"
+        lines = [f"《{self.title}》政策解读（草稿）" if self.title else "政策解读（草稿）", ""]
+        n = 0
+        for key, label in ELEMENTS:
+            entries = self.elements.get(key) or []
+            if not entries:
+                continue
+            lines.append(f"{numerals[n]}、{label}")
+            n += 1
+            lines.extend(highlight(e.text, e.figures) for e in entries)
+            lines.append("")
+        if self.qa:
+            lines.append(f"{numerals[n]}、简明问答")
+            for i, pair in enumerate(self.qa, 1):
+                lines.append(f"问{i}：{pair.question}")
+                lines.append(f"答：{pair.answer}")
+        return "\n".join(lines).strip() + "\n"
+
+    def as_dict(self) -> dict:
+        def entry(e: DraftSentence) -> dict:
+            return {
+                "text": e.text,
+                "highlighted": highlight(e.text, e.figures),
+                "sources": list(e.sources),
+                "spans": [list(s) for s in e.spans],
+                "figures": [{"text": f.text, "kind": f.kind, "kind_label": f.kind_label} for f in e.figures],
+            }
+
+        return {
+            "title": self.title,
+            "elements": [
+                {
+                    "key": key,
+                    "label": label,
+                    "sentences": [entry(e) for e in self.elements.get(key) or []],
+                    "omitted": self.omitted.get(key, 0),
+                }
+                for key, label in ELEMENTS
+            ],
+            "covered": self.covered,
+            "qa": [{"question": q.question, "answer": q.answer, "sources": list(q.sources)} for q in self.qa],
+            "policy_sentences": len(self.sentences),
+            "headings": [
+                {"level": h.level, "label": h.label, "title": h.title, "sentence_id": h.sentence_id}
+                for h in self.headings
+                if h.level != 2
+            ],
+            "text": self.text(),
+        }
+
+
+def highlight(text: str, figures: Iterable[Figure]) -> str:
+    """``text`` with each figure marked 【…】 (the figures a reader must not miss)."""
+    out = text
+    for fig in sorted({f.text for f in figures}, key=len, reverse=True):
+        out = re.sub(rf"(?<!【){re.escape(fig)}(?!】)", f"【{fig}】", out)
+    return out
+
+
+def find_figures(text: str, offset: int = 0) -> list[Figure]:
+    """Amounts (元/万元), percentages, dates, periods (days, months, years) and counts in ``text``."""
+    out = []
+    for m in _FIGURE_RE.finditer(text):
+        kind = m.lastgroup or "count"
+        out.append(Figure(text=m.group(), kind=kind, start=offset + m.start(), end=offset + m.end()))
+    return out
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Sentences with offsets in ``text``; each knows the article (第X条) and chapter it sits in."""
+    articles = [(m.start(1), m.group(1)) for m in ARTICLE_RE.finditer(text)]
+    chapters = [
+        (m.start(1), m.group(1) + ("　" + m.group(2).strip() if m.group(2).strip() else ""))
+        for m in CHAPTER_RE.finditer(text)
+    ]
+    out: list[Sentence] = []
+    ai = ci = 0
+    article: str | None = None
+    chapter: str | None = None
+    for m in _SENTENCE_RE.finditer(text):
+        raw = m.group()
+        stripped = raw.strip(" \t\u3000\r")
+        if not stripped:
+            continue
+        start = m.start() + (len(raw) - len(raw.lstrip(" \t\u3000\r")))
+        while ai < len(articles) and articles[ai][0] <= start:
+            article = articles[ai][1]
+            ai += 1
+        while ci < len(chapters) and chapters[ci][0] <= start:
+            chapter = chapters[ci][1]
+            article = None if (ai == 0 or articles[ai - 1][0] < chapters[ci][0]) else article
+            ci += 1
+        out.append(Sentence(len(out), start, start + len(stripped), stripped, article, chapter))
+    return out
+
+
+def structure(text: str, sentences: Sequence[Sentence] | None = None) -> list[Heading]:
+    """The headings of the document, in order: chapters and sections, articles, outline headings."""
+    sentences = sentences if sentences is not None else split_sentences(text)
+    starts = [s.start for s in sentences]
+
+    def sentence_at(pos: int) -> int | None:
+        # The sentence that holds offset ``pos`` (binary search over sentence starts).
+        lo, hi = 0, len(starts)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if starts[mid] <= pos:
+                lo = mid + 1
+            else:
+                hi = mid
+        return sentences[lo - 1].id if lo else None
+
+    found: list[Heading] = []
+    for m in CHAPTER_RE.finditer(text):
+        level = 1
+        found.append(Heading(level, m.group(1), m.group(2).strip(), m.start(1), sentence_at(m.start(1))))
+    for m in ARTICLE_RE.finditer(text):
+        sid = sentence_at(m.start(1))
+        first = sentences[sid].text if sid is not None else ""
+        title = first[len(m.group(1)) :].strip(" \u3000")[:40]
+        found.append(Heading(2, m.group(1), title, m.start(1), sid))
+    for m in OUTLINE_RE.finditer(text):
+        label = m.group(1)
+        level = 3 if label.endswith("、") and not label[0].isdigit() else 4 if label[0] in "（(" else 5
+        sid = sentence_at(m.start(1))
+        line_end = text.find("\n", m.end())
+        line = text[m.end() : line_end if line_end != -1 else len(text)]
+        title = re.split(r"[。；]", line, maxsplit=1)[0].strip()[:40]
+        found.append(Heading(level, label, title, m.start(1), sid))
+    found.sort(key=lambda h: h.start)
+    return found
+
+
+def _source(s: Sentence) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
+    return (s.id,), ((s.start, s.end),)
+
+
+def _body(s: Sentence) -> str:
+    """The sentence without its article label and final punctuation."""
+    text = s.text
+    if s.article and text.startswith(s.article):
+        text = text[len(s.article) :]
+    return text.strip(" \u3000").rstrip("。；;！!？?")
+
+
+def _where(s: Sentence) -> str:
+    return f"（{s.article}）" if s.article else ""
+
+
+def _clauses(text: str) -> list[str]:
+    return [c.strip() for c in _CLAUSE_SPLIT.split(text) if c.strip()]
+
+
+def _matching_clauses(s: Sentence, pattern: re.Pattern[str], *, following: int = 0) -> str:
+    """The clauses of ``s`` that match ``pattern`` (and up to ``following`` clauses after each)."""
+    parts = _clauses(_body(s))
+    keep: list[int] = []
+    for i, part in enumerate(parts):
+        if pattern.search(part):
+            keep.extend(range(i, min(len(parts), i + following + 1)))
+    return "，".join(parts[i] for i in sorted(set(keep)))
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.elements: dict[str, list[DraftSentence]] = {key: [] for key, _ in ELEMENTS}
+        self.omitted: dict[str, int] = {}
+
+    def add(self, key: str, text: str, sentences: Sequence[Sentence], figures: Sequence[Figure] = ()) -> None:
+        if len(self.elements[key]) >= MAX_PER_ELEMENT:
+            self.omitted[key] = self.omitted.get(key, 0) + 1
+            return
+        self.elements[key].append(
+            DraftSentence(
+                text=text,
+                sources=tuple(s.id for s in sentences),
+                spans=tuple((s.start, s.end) for s in sentences),
+                figures=tuple(figures),
+            )
+        )
+
+
+def _preamble(sentences: Sequence[Sentence], headings: Sequence[Heading]) -> list[Sentence]:
+    """The opening: the first article, or what comes before the first article or outline heading."""
+    first_article = next((s.article for s in sentences if s.article), None)
+    if first_article is not None:
+        opening = [s for s in sentences if s.article == first_article]
+        before = [s for s in sentences if s.article is None and s.id < opening[0].id]
+        return before[1:] + opening  # the first line is the title
+    first_outline = next((h.sentence_id for h in headings if h.level >= 3 and h.sentence_id is not None), None)
+    limit = first_outline if first_outline is not None else min(len(sentences), 4)
+    return list(sentences[1:limit]) if limit > 1 else list(sentences[:limit])
+
+
+def make_draft(
+    title: str, body: str, *, differences: PolicyDiff | Sequence[tuple[str, Sequence[int]]] | None = None
+) -> Draft:
+    """The structured draft of the interpretation of the policy ``title`` with text ``body``.
+
+    ``differences``: the clause differences from the superseded policy (diff.py), or their summary
+    lines as stored, each with the ids of the new policy's sentences it concerns.
+    """
+    sentences = split_sentences(body)
+    headings = structure(body, sentences)
+    out = _Collector()
+    title = title.strip() or (sentences[0].text if sentences else "")
+
+    # 背景依据: the preamble's 为了… (purpose) and 根据《…》 (basis).
+    preamble = _preamble(sentences, headings)
+    for s in preamble:
+        purpose = _PURPOSE_RE.search(_body(s))
+        bases = _BASIS_RE.findall(s.text) if _BASIS_WORD_RE.search(s.text) else []
+        if purpose:
+            out.add("background", f"出台目的：{purpose.group(1).strip()}。", [s])
+        if bases:
+            out.add("background", f"制定依据：{'、'.join(dict.fromkeys(bases))}等规定。", [s])
+
+    scope_done: set[int] = set()
+    term_names: list[tuple[str, Sentence]] = []
+    chapter_lines = {s.id for s in sentences if s.chapter and s.text == s.chapter}
+    for s in sentences:
+        if (s.article is None and s.id == 0) or s.id in chapter_lines:
+            continue  # the title, a chapter heading
+        body_text = s.text
+        figures = find_figures(body_text, s.start)
+        # 目标任务
+        if _GOAL_RE.search(body_text):
+            clause = _matching_clauses(s, _GOAL_RE, following=2)
+            if clause:
+                out.add("goals", f"{_where(s)}{clause}。", [s], [f for f in figures if f.text in clause])
+        # 适用范围
+        if _SCOPE_RE.search(body_text):
+            m = re.search(r"适用于(.+)", _body(s))
+            text = f"适用范围：{m.group(1)}。" if m else f"{_where(s)}{_matching_clauses(s, _SCOPE_RE, following=1)}。"
+            out.add("scope", text, [s])
+            scope_done.add(s.id)
+        # 关键词注释 (本办法所称…是指…)
+        term = _TERM_RE.search(_body(s))
+        if term:
+            name = re.sub(r"^.*?所称", "", term.group(1)).strip("“”\"' ")
+            meaning = term.group(2).strip().rstrip("。")
+            out.add("terms", f"【{name}】：指{meaning}。", [s])
+            term_names.append((name, s))
+            if "所称" in body_text and s.id not in scope_done:
+                out.add("scope", f"所称“{name}”的范围：{meaning}。", [s])
+        # 执行标准: sentences with figures (the effective date included)
+        if figures:
+            clause = _matching_clauses(s, re.compile("|".join(re.escape(f.text) for f in figures)))
+            label = "、".join(dict.fromkeys(f.kind_label for f in figures))
+            out.add("standards", f"{_where(s)}{label}：{clause}。", [s], figures)
+        elif _STANDARD_HINT_RE.search(body_text) and "标准" in body_text:
+            out.add("standards", f"{_where(s)}{_matching_clauses(s, _STANDARD_HINT_RE)}。", [s])
+        # 注意事项
+        if _CAUTION_RE.search(body_text):
+            clause = _matching_clauses(s, _CAUTION_RE, following=1)
+            if clause:
+                out.add("cautions", f"{_where(s)}需要注意：{clause}。", [s], [f for f in figures if f.text in clause])
+        # 惠民利民举措
+        if _BENEFIT_RE.search(body_text):
+            clause = _matching_clauses(s, _BENEFIT_RE, following=1)
+            if clause:
+                out.add("benefits", f"{_where(s)}{clause}。", [s], [f for f in figures if f.text in clause])
+
+    # 主要内容: from the structure (chapters, outline headings), else the articles.
+    chapters = [h for h in headings if h.level == 1]
+    articles = [h for h in headings if h.level == 2]
+    outline = [h for h in headings if h.level == 3]
+    by_id = {s.id: s for s in sentences}
+    if chapters:
+        names = "、".join(h.title or h.label for h in chapters)
+        srcs = [by_id[h.sentence_id] for h in chapters if h.sentence_id is not None]
+        out.add("main_content", f"共{len(chapters)}章{len(articles)}条，分为{names}等部分。", srcs)
+        for i, h in enumerate(chapters):
+            end = chapters[i + 1].start if i + 1 < len(chapters) else len(body) + 1
+            inside = [a for a in articles if h.start < a.start < end]
+            if not inside or h.sentence_id is None:
+                continue
+            span = inside[0].label if len(inside) == 1 else f"{inside[0].label}至{inside[-1].label}"
+            topics = "；".join(_topic(a) for a in inside[:4])
+            out.add("main_content", f"{h.label}“{h.title}”（{span}）：{topics}。", [by_id[h.sentence_id]])
+    elif outline:
+        srcs = [by_id[h.sentence_id] for h in outline if h.sentence_id is not None]
+        names = "；".join(h.title for h in outline)
+        out.add("main_content", f"共{len(outline)}个部分：{names}。", srcs)
+    elif articles:
+        for a in articles:
+            if a.sentence_id is not None:
+                out.add("main_content", f"{a.label}：{_topic(a)}。", [by_id[a.sentence_id]])
+
+    # 新旧政策差异
+    if differences is not None:
+        lines: Sequence[tuple[str, Sequence[int]]] = (
+            differences
+            if isinstance(differences, Sequence)
+            else [(line, new_ids) for line, _, new_ids in differences.summary_lines()]
+        )
+        for line, new_ids in lines:
+            out.add("changes", line, [by_id[i] for i in new_ids if i in by_id])
+
+    draft = Draft(title=title, sentences=sentences, headings=headings, elements=out.elements, omitted=out.omitted)
+    draft.qa = _questions(draft, term_names)
+    return draft
+
+
+def _topic(article: Heading) -> str:
+    """A short topic for an article: its first clause, at most 24 characters."""
+    first = _clauses(article.title)[0] if article.title else article.label
+    return first if len(first) <= 24 else first[:24] + "……"
+
+
+def _answer(entries: Sequence[DraftSentence], limit: int = 3) -> tuple[str, tuple[int, ...]]:
+    chosen = entries[:limit]
+    text = "".join(e.text for e in chosen)
+    sources = tuple(dict.fromkeys(i for e in chosen for i in e.sources))
+    return text, sources
+
+
+def _questions(draft: Draft, terms: Sequence[tuple[str, Sentence]]) -> list[QAPair]:
+    """3-6 questions a reader asks, answered from the elements; each answer keeps its sources."""
+    e = draft.elements
+    name = f"《{draft.title}》" if draft.title else "本政策"
+    qa: list[QAPair] = []
+
+    def ask(question: str, entries: Sequence[DraftSentence], limit: int = 3) -> None:
+        if entries and len(qa) < 6:
+            answer, sources = _answer(entries, limit)
+            qa.append(QAPair(question, answer, sources))
+
+    ask(f"为什么出台{name}？", e["background"])
+    ask(f"{name}适用于哪些对象和情形？", e["scope"], 2)
+    if terms:
+        term, _ = terms[0]
+        ask(f"什么是“{term}”？", [d for d in e["terms"] if d.text.startswith(f"【{term}】")], 1)
+    ask(f"{name}有哪些惠民利民举措？", e["benefits"])
+    ask("有哪些具体标准和时限要求？", e["standards"])
+    ask("与原政策相比有哪些变化？", e["changes"], 4)
+    for question, key in (
+        ("主要内容有哪些？", "main_content"),
+        ("需要注意什么？", "cautions"),
+        ("目标任务是什么？", "goals"),
+    ):
+        if len(qa) >= 3:
+            break
+        ask(f"{name}{question}", e[key], 2)
+    return qa
