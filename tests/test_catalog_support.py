@@ -37,6 +37,7 @@ __all__ = [
     "db",
     "draft",
     "new_org",
+    "org_code",
     "outbox_events",
     "publish_through_review",
     "resident_id",
