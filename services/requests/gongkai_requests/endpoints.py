@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from gongkai_shared.auth import Principal, Role, StaffPrincipal, require_roles
 from gongkai_shared.db import SessionDep
@@ -28,6 +28,7 @@ from gongkai_requests.models import (
 from gongkai_requests.notices import render_notice_docx, render_notice_html
 from gongkai_requests.outcomes import Outcome, outcome_rule
 from gongkai_requests.schemas import (
+    AnnualStatisticsOut,
     ApplicationIn,
     ApplicationOut,
     CloseIn,
@@ -55,11 +56,14 @@ from gongkai_requests.schemas import (
     RemedyUpdate,
     StaffApplicationIn,
     SubmissionOut,
+    Table3RowOut,
+    Table4CellOut,
     TransferIn,
     TransferOut,
     WorkItem,
 )
 from gongkai_requests.settings import RequestsSettings
+from gongkai_requests.statistics import TABLE3_COLUMN_LABELS
 
 router = APIRouter()
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -115,6 +119,7 @@ def application_out(app: Application, *, masked: bool) -> ApplicationOut:
         closed_on=app.closed_on,
         close_reason=app.close_reason,
         repeat_of_id=app.repeat_of_id,
+        published_match=app.published_match,
         reply_due_on=app.reply_due_on,
         reply_due_provisional=app.reply_due_provisional,
         clock_paused=app.clock_paused,
@@ -617,3 +622,38 @@ async def put_organization(
     organization_id: uuid.UUID, data: OrganizationIn, session: SessionDep, _: OfficePrincipal
 ) -> object:
     return await service.put_organization(session, organization_id=organization_id, data=data)
+
+
+# -- statistics --------------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/statistics/{department_id}/{year}",
+    response_model=AnnualStatisticsOut,
+    tags=["统计"],
+    summary="年度报告表三、表四（含格式校验）",
+    responses=problem_responses(Unauthorized, Forbidden, NotFound),
+)
+async def annual_statistics(
+    department_id: uuid.UUID,
+    year: Annotated[int, Path(ge=2008, le=2100)],
+    session: SessionDep,
+    principal: StaffPrincipal,
+) -> AnnualStatisticsOut:
+    if not principal.can_act_for(department_id):
+        raise NotFound("没有这个部门的统计")
+    table3, table4 = await service.annual_tables(session, department_id=department_id, year=year)
+    return AnnualStatisticsOut(
+        department_id=department_id,
+        year=year,
+        table3_columns=list(TABLE3_COLUMN_LABELS),
+        table3=[
+            Table3RowOut(key=r.key, label=r.label, level=r.level, values=list(r.values) if r.values else None)
+            for r in table3.rows()
+        ],
+        table4=[
+            Table4CellOut(block=b, column=c, value=v)
+            for (b, c), v in zip(table4.headers(), table4.values(), strict=True)
+        ],
+        checks=table3.checks() + table4.checks(),
+    )

@@ -229,6 +229,7 @@ class ApplicationOut(BaseModel):
     closed_on: dt.date | None
     close_reason: str | None
     repeat_of_id: uuid.UUID | None = Field(description="重复申请：此前已答复的相同申请")
+    published_match: dict[str, Any] | None = Field(description="可能已主动公开的信息（来自目录服务）")
     reply_due_on: dt.date | None
     reply_due_provisional: bool
     clock_paused: bool
@@ -479,3 +480,27 @@ class OrganizationOut(BaseModel):
     code: str | None
     parent_id: uuid.UUID | None
     source: str
+
+
+class Table3RowOut(BaseModel):
+    key: str
+    label: str
+    level: int
+    values: list[int] | None = Field(
+        description="7 列：自然人、商业企业、科研机构、社会公益组织、法律服务机构、其他、总计"
+    )
+
+
+class Table4CellOut(BaseModel):
+    block: str
+    column: str
+    value: int
+
+
+class AnnualStatisticsOut(BaseModel):
+    department_id: uuid.UUID
+    year: int
+    table3_columns: list[str]
+    table3: list[Table3RowOut]
+    table4: list[Table4CellOut]
+    checks: list[str] = Field(description="格式校验未通过的规则（为空表示全部通过）")

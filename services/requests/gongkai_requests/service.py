@@ -22,6 +22,7 @@ import structlog
 from gongkai_shared.auth import ALL_DEPARTMENTS, Principal, Role
 from gongkai_shared.calendar import WorkingDayCalendar
 from gongkai_shared.calendar_store import load_calendar
+from gongkai_shared.contracts.catalog import ItemPublishedV1, OrganizationV1
 from gongkai_shared.contracts.requests import (
     APPLICATION_CLOSED_V1,
     APPLICATION_CORRECTION_REQUESTED_V1,
@@ -30,15 +31,19 @@ from gongkai_shared.contracts.requests import (
     APPLICATION_OVERDUE_V1,
     APPLICATION_RECEIVED_V1,
     APPLICATION_REPLIED_V1,
+    TOPIC_REPEATED_V1,
     ApplicationClosedV1,
     ApplicationCorrectionRequestedV1,
     ApplicationDeadlineV1,
     ApplicationExtendedV1,
     ApplicationReceivedV1,
     ApplicationRepliedV1,
+    TopicRepeatedV1,
 )
 from gongkai_shared.errors import Conflict, FieldError, Forbidden, GongkaiError, NotFound, ValidationFailed
-from gongkai_shared.events import emit
+from gongkai_shared.events import Envelope, emit
+from gongkai_shared.ids import uuid7
+from gongkai_shared.text import cosine_similarity
 from gongkai_shared.validators import mask_mobile, mask_resident_id, mobile_problem, normalize_resident_id
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
@@ -73,7 +78,12 @@ from gongkai_requests.models import (
     LetterChannel,
     LetterPurpose,
     Organization,
+    OrganizationKind,
+    PublishedItem,
     Remedy,
+    RemedyKind,
+    RemedyResult,
+    TopicSignal,
     Transfer,
     calendar_table,
     event_tables,
@@ -99,6 +109,8 @@ from gongkai_requests.schemas import (
     TransferIn,
 )
 from gongkai_requests.settings import RequestsSettings
+from gongkai_requests.statistics import ApplicantColumn, CaseResult, Table3, Table4, build_table3, build_table4
+from gongkai_requests.statistics import RemedyKind as TableRemedyKind
 
 log = structlog.get_logger("gongkai.requests")
 
@@ -492,6 +504,8 @@ async def _new_application(
     await _append(session, app, kind=EntryKind.received, on=received_on, by=by, note=receipt_note)
     await refresh(session, app, settings=settings, today=today, calendar=calendar)
     app.repeat_of_id = await find_repeat_of(session, app)
+    app.published_match = await match_published(session, app)
+    await detect_repeated_topic(session, app, settings=settings)
     await emit(
         session,
         event_tables,
@@ -644,7 +658,8 @@ async def find_repeat_of(session: AsyncSession, app: Application) -> uuid.UUID |
     """重复申请 (条例 art. 36(6)): the same applicant already got a reply about the same information.
 
     Flagged for staff to decide, never decided automatically: same identity hash, an earlier replied
-    application of the same department, and the same title or 文号 or a near-identical description.
+    application of the same department, and the same title or 文号 or a similar description
+    (segmented-token cosine, not exact match).
     """
     candidates = (
         await session.scalars(
@@ -664,18 +679,13 @@ async def find_repeat_of(session: AsyncSession, app: Application) -> uuid.UUID |
             return other.id
         if app.title and other.title and other.title == app.title:
             return other.id
-        if _similar(app.description, other.description) >= 0.8:
+        if cosine_similarity(app.description, other.description) >= REPEAT_SIMILARITY:
             return other.id
     return None
 
 
-def _similar(a: str, b: str) -> float:
-    """Jaccard similarity of character bigrams (robust for Chinese without segmentation)."""
-    grams_a = {a[i : i + 2] for i in range(len(a) - 1)}
-    grams_b = {b[i : i + 2] for i in range(len(b) - 1)}
-    if not grams_a or not grams_b:
-        return 1.0 if a == b else 0.0
-    return len(grams_a & grams_b) / len(grams_a | grams_b)
+#: How similar a description must be to an earlier replied one of the same applicant to flag 重复申请.
+REPEAT_SIMILARITY = 0.7
 
 
 # --------------------------------------------------------------------------------------------
@@ -1204,8 +1214,6 @@ async def add_remedy(
 
 
 def _check_remedy_result(result: Any, concluded_on: dt.date | None, today: dt.date) -> None:
-    from gongkai_requests.models import RemedyResult
-
     if result is RemedyResult.pending and concluded_on is not None:
         raise ValidationFailed.for_field("body.concluded_on", "尚未审结的案件不填写审结日期", "not_allowed")
     if result is not RemedyResult.pending and concluded_on is None:
@@ -1458,6 +1466,222 @@ async def notice_context(session: AsyncSession, *, app: Application, settings: R
         fee=fee,
         references=references,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Statistics for the annual report (国办公开办函〔2021〕30号 tables 三 and 四)
+# --------------------------------------------------------------------------------------------
+
+_COLUMNS = {
+    (ApplicantType.natural_person, None): ApplicantColumn.NATURAL_PERSON,
+    (ApplicantType.legal_person, OrganizationKind.commercial): ApplicantColumn.COMMERCIAL_ENTERPRISE,
+    (ApplicantType.legal_person, OrganizationKind.research): ApplicantColumn.RESEARCH_INSTITUTION,
+    (ApplicantType.legal_person, OrganizationKind.public_welfare): ApplicantColumn.PUBLIC_WELFARE_ORGANIZATION,
+    (ApplicantType.legal_person, OrganizationKind.legal_services): ApplicantColumn.LEGAL_SERVICE_ORGANIZATION,
+    (ApplicantType.legal_person, OrganizationKind.other): ApplicantColumn.OTHER_ORGANIZATION,
+}
+_REMEDY_KINDS = {
+    RemedyKind.review: TableRemedyKind.ADMINISTRATIVE_REVIEW,
+    RemedyKind.suit_direct: TableRemedyKind.DIRECT_SUIT,
+    RemedyKind.suit_after_review: TableRemedyKind.SUIT_AFTER_REVIEW,
+}
+
+
+def _column(applicant_type: ApplicantType, kind: OrganizationKind | None) -> ApplicantColumn:
+    return _COLUMNS[(applicant_type, None if applicant_type is ApplicantType.natural_person else kind)]
+
+
+async def annual_tables(session: AsyncSession, *, department_id: uuid.UUID, year: int) -> tuple[Table3, Table4]:
+    """Tables 三 and 四 of one department's year.
+
+    An application is concluded (办结) on the day its reply was sent, or closed without one; table 三 counts
+    (一) those received this year, (二) those received before it and not concluded by 1 January, (三) the outcomes
+    of those concluded this year, (四) those received by 31 December and not concluded by then. So
+    一 + 二 = （七） + 四 holds by construction, and ``checks()`` proves it. Table 四 counts the cases filed this
+    year with their result as of 31 December (a case concluded later is 尚未审结).
+    """
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    concluded = func.coalesce(Application.replied_on, Application.closed_on)
+    kind_cols = (Application.applicant_type, Application.applicant_kind)
+    mine = Application.department_id == department_id
+
+    async def by_column(*where: Any) -> dict[ApplicantColumn, int]:
+        rows = await session.execute(select(*kind_cols, func.count()).where(mine, *where).group_by(*kind_cols))
+        out: dict[ApplicantColumn, int] = {}
+        for applicant_type, kind, n in rows:
+            column = _column(applicant_type, kind)
+            out[column] = out.get(column, 0) + n
+        return out
+
+    new = await by_column(Application.received_on.between(start, end))
+    carried_over = await by_column(Application.received_on < start, or_(concluded.is_(None), concluded >= start))
+    carried_forward = await by_column(Application.received_on <= end, or_(concluded.is_(None), concluded > end))
+    outcome_counts: dict[Outcome, dict[ApplicantColumn, int]] = {}
+    rows = await session.execute(
+        select(Application.outcome, *kind_cols, func.count())
+        .where(mine, concluded.between(start, end))
+        .group_by(Application.outcome, *kind_cols)
+    )
+    for outcome, applicant_type, kind, n in rows:
+        column = _column(applicant_type, kind)
+        per = outcome_counts.setdefault(Outcome(outcome or Outcome.OTHER.value), {})
+        per[column] = per.get(column, 0) + n
+    table3 = build_table3(new, carried_over, outcome_counts, carried_forward)
+
+    counts: dict[TableRemedyKind, dict[CaseResult, int]] = {k: {} for k in TableRemedyKind}
+    remedies = await session.execute(
+        select(Remedy.kind, Remedy.result, Remedy.concluded_on).where(
+            Remedy.department_id == department_id, Remedy.filed_on.between(start, end)
+        )
+    )
+    for kind, result, concluded_on in remedies:
+        as_of_end = result if concluded_on is not None and concluded_on <= end else RemedyResult.pending
+        case_result = CaseResult(as_of_end.value)
+        per_kind = counts[_REMEDY_KINDS[kind]]
+        per_kind[case_result] = per_kind.get(case_result, 0) + 1
+    table4 = build_table4(
+        counts[TableRemedyKind.ADMINISTRATIVE_REVIEW],
+        counts[TableRemedyKind.DIRECT_SUIT],
+        counts[TableRemedyKind.SUIT_AFTER_REVIEW],
+    )
+    return table3, table4
+
+
+# --------------------------------------------------------------------------------------------
+# Consumers: organizations and published items from the catalog
+# --------------------------------------------------------------------------------------------
+
+
+async def on_organization(session: AsyncSession, envelope: Envelope) -> None:
+    """``catalog.organization.created`` / ``.updated``: keep the local organizations table."""
+    org = OrganizationV1.model_validate(envelope.data)
+    await upsert_organization_from_catalog(
+        session, organization_id=org.organization_id, name=org.name, code=org.code, parent_id=org.parent_id
+    )
+
+
+async def on_item_published(session: AsyncSession, envelope: Envelope) -> None:
+    """``catalog.item.published``: remember it, to tell staff an application asks for published information."""
+    item = ItemPublishedV1.model_validate(envelope.data)
+    values = {
+        "item_id": item.item_id,
+        "organization_id": item.organization_id,
+        "title": item.title[:500],
+        "document_number": item.document_number,
+        "index_number": item.index_number,
+        "published_on": item.published_on,
+    }
+    await session.execute(
+        insert(PublishedItem).values(**values).on_conflict_do_update(index_elements=["item_id"], set_=values)
+    )
+
+
+async def match_published(session: AsyncSession, app: Application) -> dict[str, Any] | None:
+    """An already-published item this application seems to ask for (same 文号, or a similar title)."""
+    if app.document_number:
+        item = await session.scalar(
+            select(PublishedItem).where(PublishedItem.document_number == app.document_number).limit(1)
+        )
+        if item is not None:
+            return _published(item, "文号相同")
+    wanted = app.title or app.description
+    items = (
+        await session.scalars(
+            select(PublishedItem)
+            .where(PublishedItem.organization_id == app.department_id)
+            .order_by(PublishedItem.published_on.desc())
+            .limit(500)
+        )
+    ).all()
+    best = max(items, key=lambda i: cosine_similarity(wanted, i.title), default=None)
+    if best is not None and cosine_similarity(wanted, best.title) >= PUBLISHED_MATCH_SIMILARITY:
+        return _published(best, "标题相近")
+    return None
+
+
+PUBLISHED_MATCH_SIMILARITY = 0.6
+
+
+def _published(item: PublishedItem, why: str) -> dict[str, Any]:
+    return {
+        "item_id": str(item.item_id),
+        "title": item.title,
+        "document_number": item.document_number,
+        "index_number": item.index_number,
+        "published_on": item.published_on.isoformat(),
+        "why": why,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Repeated topics (依申请转主动, domain.md §2)
+# --------------------------------------------------------------------------------------------
+
+
+async def detect_repeated_topic(session: AsyncSession, app: Application, *, settings: RequestsSettings) -> bool:
+    """Several applicants asking for similar information (text similarity, not exact match) →
+    ``requests.topic.repeated`` once per topic (keyed by the earliest application of the group)."""
+    since = app.received_on - dt.timedelta(days=settings.topic_window_days)
+    recent = (
+        await session.scalars(
+            select(Application)
+            .where(
+                Application.department_id == app.department_id,
+                Application.id != app.id,
+                Application.received_on >= since,
+            )
+            .order_by(Application.received_on.desc())
+            .limit(500)
+        )
+    ).all()
+    group = [a for a in recent if cosine_similarity(app.description, a.description) >= settings.topic_similarity]
+    group.append(app)
+    applicants = {a.identity_hash for a in group}
+    if len(applicants) < settings.topic_min_applicants:
+        return False
+    group.sort(key=lambda a: (a.received_on, a.id))
+    seed = group[0]
+    fingerprint = hashlib.sha256(f"{app.department_id}:{seed.id}".encode()).hexdigest()
+    title = _suggested_title(group)
+    inserted = await session.scalar(
+        insert(TopicSignal)
+        .values(
+            id=uuid7(),
+            fingerprint=fingerprint,
+            department_id=app.department_id,
+            application_ids=[str(a.id) for a in group],
+            title=title,
+        )
+        .on_conflict_do_nothing(index_elements=["fingerprint"])
+        .returning(TopicSignal.id)
+    )
+    if inserted is None:
+        return False
+    await emit(
+        session,
+        event_tables,
+        TOPIC_REPEATED_V1,
+        TopicRepeatedV1(
+            department_id=app.department_id,
+            application_ids=[a.id for a in group],
+            applicant_count=len(applicants),
+            suggested_title=title,
+        ),
+    )
+    return True
+
+
+def _suggested_title(group: Sequence[Application]) -> str:
+    """The title most applicants used; else the shortest description, trimmed of the request formula."""
+    titles = [a.title for a in group if a.title]
+    if titles:
+        return max(set(titles), key=titles.count)[:300]
+    text = min((a.description for a in group), key=len)
+    for prefix in ("申请公开", "请求公开", "请公开", "申请", "请提供", "请求提供"):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+            break
+    return text.strip("，。；, ")[:60]
 
 
 def is_office(principal: Principal) -> bool:

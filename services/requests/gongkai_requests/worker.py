@@ -16,7 +16,16 @@ def handlers(settings: RequestsSettings) -> list[Handler]:
     async def recompute(session: AsyncSession, calendar: WorkingDayCalendar) -> int:
         return await service.recompute_open(session, calendar, settings=settings, today=china_today())
 
-    return [calendar_updated_handler(name="requests-calendar-updated", table=calendar_table, recompute=recompute)]
+    return [
+        calendar_updated_handler(name="requests-calendar-updated", table=calendar_table, recompute=recompute),
+        Handler(
+            name="requests-organization-created", subject="catalog.organization.created", handle=service.on_organization
+        ),
+        Handler(
+            name="requests-organization-updated", subject="catalog.organization.updated", handle=service.on_organization
+        ),
+        Handler(name="requests-item-published", subject="catalog.item.published", handle=service.on_item_published),
+    ]
 
 
 def sweeps(settings: RequestsSettings) -> list[Sweep]:
