@@ -19,7 +19,7 @@ import pytest
 from conftest import migrate
 from fastapi import FastAPI
 from gongkai_requests.app import create_app
-from gongkai_requests.models import AccessLog, Application, event_tables
+from gongkai_requests.models import AccessLog, Application, FeeRecord, event_tables
 from gongkai_requests.settings import RequestsSettings
 from gongkai_shared.auth import Principal, Role, TokenSigner
 from gongkai_shared.db import create_engine, make_sessionmaker
@@ -260,10 +260,19 @@ async def test_a_malformed_resident_id_is_refused_naming_the_field_and_nothing_i
 
 
 async def test_a_receipt_date_in_the_future_is_refused_art_31(api: Api, dept: uuid.UUID) -> None:
+    async with api.maker() as session:
+        before = await session.scalar(select(func.count()).select_from(Application))
     body = application(dept, channel="letter_signed", signed_on="2026-11-23")
     resp = await api.client.post("/staff/applications", json=body, headers=api.token(Role.staff, department=dept))
     problem = assert_problem(resp, 422, "receipt_date_in_future", "body.signed_on")
     assert problem["rule"] == "条例第三十一条"
+    async with api.maker() as session:
+        assert await session.scalar(select(func.count()).select_from(Application)) == before
+
+
+async def test_online_submission_to_an_unknown_department_is_refused(api: Api) -> None:
+    resp = await api.client.post("/applications", json=application(uuid.uuid4()))
+    assert_problem(resp, 422, "validation_error", "body.department_id")
 
 
 async def test_staff_registration_per_channel_sets_the_receipt_date_art_31(api: Api, dept: uuid.UUID) -> None:
@@ -571,6 +580,11 @@ async def test_a_fee_under_both_methods_is_refused_and_nothing_changes_109(api: 
     )
     assert_problem(both, 422, "fee_methods_combined", "body.fee_method")
     assert len(await ledger(api, dept, created["id"])) == 1
+    async with api.maker() as session:
+        assert (
+            await session.scalar(select(FeeRecord.id).where(FeeRecord.application_id == uuid.UUID(created["id"])))
+            is None
+        )
     volume = await api.client.post(
         f"/applications/{created['id']}/fee-notice",
         json={"fee_method": "volume", "pages": 250, "on": "2026-11-05", "delivered_on": "2026-11-05"},
