@@ -221,10 +221,15 @@ def _year_and_sort(item: Any) -> tuple[int | None, dt.date]:
     return (first.year if first else None), (first or fallback)
 
 
-def search_row(item: Any, *, attachment_texts: Iterable[str] = ()) -> dict[str, Any]:
-    """The ``item_search`` row of an item (an ``Item`` or anything with its attributes)."""
+def search_row(
+    item: Any, *, attachment_texts: Iterable[str] = (), parts: list[tuple[str, list[str]]] | None = None
+) -> dict[str, Any]:
+    """The ``item_search`` row of an item (an ``Item`` or anything with its attributes).
+
+    ``parts``: the item's :func:`document_parts`, when the caller has them already.
+    """
     year, sort_on = _year_and_sort(item)
-    parts = document_parts(
+    parts = parts or document_parts(
         title=item.title,
         document_number=item.document_number,
         keywords=item.keywords or (),
