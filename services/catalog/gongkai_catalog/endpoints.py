@@ -20,6 +20,8 @@ from gongkai_catalog.models import (
     Organization,
     OrganizationType,
     PilotArea,
+    Suggestion,
+    SuggestionStatus,
     Validity,
 )
 from gongkai_catalog.numbers import index_number_problem, normalize_document_number, parse_index_number
@@ -51,6 +53,8 @@ from gongkai_catalog.schemas import (
     PilotAreaOut,
     RepealIn,
     ReturnIn,
+    SuggestionDecisionIn,
+    SuggestionOut,
     Table2Out,
 )
 from gongkai_catalog.settings import CatalogSettings
@@ -689,3 +693,43 @@ async def put_annual_figures(
     org_id: uuid.UUID, year: Year, data: AnnualFiguresIn, session: SessionDep, principal: FiguresPrincipal
 ) -> Table2Out:
     return await service.put_annual_figures(session, org_id=org_id, year=year, principal=principal, data=data)
+
+
+# --------------------------------------------------------------------------------------------
+# 依申请转主动 suggestions
+# --------------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/suggestions",
+    response_model=list[SuggestionOut],
+    tags=["依申请转主动"],
+    summary="主动公开建议（多人申请同类信息）",
+    responses=problem_responses(Unauthorized, Forbidden),
+)
+async def list_suggestions(
+    session: SessionDep,
+    principal: StaffPrincipal,
+    status: Annotated[SuggestionStatus | None, Query(description="状态")] = None,
+) -> list[Suggestion]:
+    return await service.list_suggestions(session, principal=principal, status=status)
+
+
+@router.post(
+    "/suggestions/{suggestion_id}/decision",
+    response_model=SuggestionOut,
+    tags=["依申请转主动"],
+    summary="处理主动公开建议（采纳或不予采纳）",
+    responses=problem_responses(Unauthorized, Forbidden, NotFound, Conflict),
+)
+async def decide_suggestion(
+    suggestion_id: uuid.UUID, data: SuggestionDecisionIn, session: SessionDep, principal: OfficePrincipal
+) -> Suggestion:
+    return await service.decide_suggestion(
+        session,
+        suggestion_id=suggestion_id,
+        principal=principal,
+        accept=data.decision == "accept",
+        note=data.note,
+        item_id=data.item_id,
+    )

@@ -306,6 +306,43 @@ class IndexCounter(Base):
 
 
 # --------------------------------------------------------------------------------------------
+# Suggestions to publish proactively (依申请转主动)
+# --------------------------------------------------------------------------------------------
+
+
+class SuggestionStatus(StrEnum):
+    open = "open"  # 待处理
+    accepted = "accepted"  # 已采纳（转为主动公开）
+    dismissed = "dismissed"  # 不予采纳
+
+
+SUGGESTION_STATUS_LABELS = {
+    SuggestionStatus.open: "待处理",
+    SuggestionStatus.accepted: "已采纳",
+    SuggestionStatus.dismissed: "不予采纳",
+}
+
+
+class Suggestion(IdMixin, TimestampMixin, Base):
+    """A repeated topic of applications, in the office's queue: publish it proactively? (domain.md §2)."""
+
+    __tablename__ = "suggestions"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(index=True)  # the department (may be unknown here yet)
+    title: Mapped[str] = mapped_column(String(500))
+    applicant_count: Mapped[int] = mapped_column(Integer)
+    application_ids: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    source_event_ids: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    status: Mapped[SuggestionStatus] = mapped_column(
+        _enum(SuggestionStatus, "suggestion_status", 20), default=SuggestionStatus.open, index=True
+    )
+    item_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("items.id"))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+
+
+# --------------------------------------------------------------------------------------------
 # Annual report, table 二 (国办公开办函〔2021〕30号)
 # --------------------------------------------------------------------------------------------
 

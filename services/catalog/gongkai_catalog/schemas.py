@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from gongkai_shared.validators import AgencyCode
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator
@@ -14,10 +14,12 @@ from gongkai_catalog.models import (
     ITEM_STATUS_LABELS,
     ORGANIZATION_TYPE_LABELS,
     POLICY_KINDS,
+    SUGGESTION_STATUS_LABELS,
     VALIDITY_LABELS,
     ItemKind,
     ItemStatus,
     OrganizationType,
+    SuggestionStatus,
     Validity,
 )
 from gongkai_catalog.numbers import normalize_document_number
@@ -410,3 +412,34 @@ class Table2Out(BaseModel):
     fee_amount: Decimal | None = Field(description="第二十条第（八）项 行政事业性收费 本年收费金额（万元）")
     supplied_by: str | None = Field(default=None, description="填报人")
     supplied_at: dt.datetime | None = Field(default=None, description="填报时间")
+
+
+# --------------------------------------------------------------------------------------------
+# 依申请转主动 suggestions
+# --------------------------------------------------------------------------------------------
+
+
+class SuggestionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    organization_id: uuid.UUID = Field(description="部门")
+    title: str = Field(description="建议主动公开的信息")
+    applicant_count: int = Field(description="申请人数")
+    application_ids: list[str] = Field(description="相关申请")
+    status: SuggestionStatus
+    item_id: uuid.UUID | None = Field(default=None, description="转为主动公开的信息")
+    decided_by: str | None = None
+    decided_at: dt.datetime | None = None
+    decision_note: str | None = None
+    created_at: dt.datetime
+
+    @computed_field(description="状态（中文）")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> str:
+        return SUGGESTION_STATUS_LABELS[self.status]
+
+
+class SuggestionDecisionIn(BaseModel):
+    decision: Literal["accept", "dismiss"] = Field(description="accept 采纳（转为主动公开）/ dismiss 不予采纳")
+    note: str | None = Field(default=None, max_length=2000, description="说明（不予采纳时必填）")
+    item_id: uuid.UUID | None = Field(default=None, description="已据此主动公开的信息")

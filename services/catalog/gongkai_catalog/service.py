@@ -37,9 +37,10 @@ from gongkai_shared.contracts.catalog import (
     PolicyPublishedV1,
     PolicySupersededV1,
 )
+from gongkai_shared.contracts.requests import TopicRepeatedV1
 from gongkai_shared.db import utcnow
 from gongkai_shared.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from gongkai_shared.events import emit
+from gongkai_shared.events import Envelope, emit
 from gongkai_shared.timeutil import china_date_of, china_today
 from sqlalchemy import and_, delete, extract, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
@@ -63,6 +64,8 @@ from gongkai_catalog.models import (
     NegativeTerm,
     Organization,
     PilotArea,
+    Suggestion,
+    SuggestionStatus,
     Validity,
     calendar_table,
     event_tables,
@@ -1310,3 +1313,82 @@ async def put_annual_figures(
     )
     session.expire_all()
     return await table2(session, org_id=org_id, year=year)
+
+
+# --------------------------------------------------------------------------------------------
+# 依申请转主动: repeated topics of applications become suggestions in the office's queue
+# --------------------------------------------------------------------------------------------
+
+
+async def on_topic_repeated(session: AsyncSession, envelope: Envelope) -> None:
+    """``requests.topic.repeated``: open (or grow) the department's suggestion for that topic (domain.md §2)."""
+    event = TopicRepeatedV1.model_validate(envelope.data)
+    title = event.suggested_title.strip()[:500]
+    existing = await session.scalar(
+        select(Suggestion)
+        .where(
+            Suggestion.organization_id == event.department_id,
+            Suggestion.title == title,
+            Suggestion.status == SuggestionStatus.open,
+        )
+        .with_for_update()
+    )
+    event_id = str(envelope.id)
+    applications = [str(a) for a in event.application_ids]
+    if existing is None:
+        session.add(
+            Suggestion(
+                organization_id=event.department_id,
+                title=title,
+                applicant_count=event.applicant_count,
+                application_ids=applications,
+                source_event_ids=[event_id],
+                status=SuggestionStatus.open,
+            )
+        )
+    elif event_id not in existing.source_event_ids:
+        existing.application_ids = sorted(set(existing.application_ids) | set(applications))
+        existing.applicant_count = max(existing.applicant_count, event.applicant_count)
+        existing.source_event_ids = [*existing.source_event_ids, event_id]
+    await session.flush()
+
+
+async def list_suggestions(
+    session: AsyncSession, *, principal: Principal, status: SuggestionStatus | None
+) -> list[Suggestion]:
+    stmt = select(Suggestion).order_by(Suggestion.applicant_count.desc(), Suggestion.id)
+    if not is_office(principal):
+        stmt = stmt.where(Suggestion.organization_id == principal.department_id)
+    if status is not None:
+        stmt = stmt.where(Suggestion.status == status)
+    return list((await session.scalars(stmt)).all())
+
+
+async def decide_suggestion(
+    session: AsyncSession,
+    *,
+    suggestion_id: uuid.UUID,
+    principal: Principal,
+    accept: bool,
+    note: str | None,
+    item_id: uuid.UUID | None,
+) -> Suggestion:
+    """The office accepts (optionally naming the item that now publishes it) or dismisses, with a note."""
+    suggestion = await session.get(Suggestion, suggestion_id, with_for_update=True)
+    if suggestion is None:
+        raise NotFound("建议不存在")
+    if suggestion.status != SuggestionStatus.open:
+        raise Conflict("该建议已处理", code="suggestion_decided")
+    if not accept and not note:
+        raise ValidationFailed.for_field("body.note", "不予采纳须说明理由", "missing")
+    if item_id is not None:
+        item = await session.get(Item, item_id)
+        if item is None or item.organization_id != suggestion.organization_id:
+            raise ValidationFailed.for_field("body.item_id", "信息不存在或不属于该部门", "not_found")
+    suggestion.status = SuggestionStatus.accepted if accept else SuggestionStatus.dismissed
+    suggestion.item_id = item_id if accept else None
+    suggestion.decided_by = principal.subject
+    suggestion.decided_at = utcnow()
+    suggestion.decision_note = note
+    await session.flush()
+    return suggestion

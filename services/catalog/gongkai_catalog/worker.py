@@ -1,6 +1,7 @@
 import asyncio
 
 from gongkai_shared.calendar_store import calendar_updated_handler
+from gongkai_shared.events import Handler
 from gongkai_shared.service import Sweep, run_worker
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,8 +25,9 @@ def sweeps(settings: CatalogSettings) -> list[Sweep]:
     ]
 
 
-def handlers(settings: CatalogSettings) -> list:
+def handlers(settings: CatalogSettings) -> list[Handler]:
     return [
+        Handler(name="catalog-topic-repeated", subject="requests.topic.repeated", handle=service.on_topic_repeated),
         calendar_updated_handler(
             name="catalog-calendar-updated", table=calendar_table, recompute=service.recompute_due_dates
         ),

@@ -1,6 +1,6 @@
 """Catalog core (issue 3): organization details; categories (four columns, 条例 art. 20-21) and pilot areas
 seeded as data; standard catalog entries; negative lists; item metadata, review, validity and the publication
-clock; attachments; item history; 索引号 counters; table 二 figures.
+clock; attachments; item history; 索引号 counters; table 二 figures; the 依申请转主动 suggestion queue.
 
 Revision ID: 0002
 Revises: 0001
@@ -197,12 +197,33 @@ def upgrade() -> None:
         ),
     )
 
+    op.create_table(
+        "suggestions",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("organization_id", sa.Uuid(), nullable=False),
+        sa.Column("title", sa.String(500), nullable=False),
+        sa.Column("applicant_count", sa.Integer(), nullable=False),
+        sa.Column("application_ids", postgresql.JSONB(), nullable=False),
+        sa.Column("source_event_ids", postgresql.JSONB(), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("item_id", sa.Uuid(), nullable=True),
+        sa.Column("decided_by", sa.String(200), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("decision_note", sa.Text(), nullable=True),
+        *_timestamps(),
+        sa.PrimaryKeyConstraint("id", name="pk_suggestions"),
+        sa.ForeignKeyConstraint(["item_id"], ["items.id"], name="fk_suggestions_item_id_items"),
+    )
+    op.create_index("ix_suggestions_organization_id", "suggestions", ["organization_id"])
+    op.create_index("ix_suggestions_status", "suggestions", ["status"])
+
     # The default catalog tree and the pilot areas, as data the office edits (seeds.py).
     op.bulk_insert(categories, category_rows())
     op.bulk_insert(pilot_areas, pilot_area_rows())
 
 
 def downgrade() -> None:
+    op.drop_table("suggestions")
     op.drop_table("annual_figures")
     op.drop_table("index_counters")
     op.drop_table("item_history")
