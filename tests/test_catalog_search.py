@@ -470,3 +470,25 @@ async def test_atom_feed_per_category_and_bad_organization(world: World) -> None
     resp = await world.get("/feeds/atom", organization=str(uuid.uuid4()))
     assert resp.status_code == 422
     assert [e["field"] for e in resp.json()["errors"]] == ["query.organization"]
+
+
+async def test_pages_without_facets_cover_all_results_once(world: World) -> None:
+    everything = (await world.get("/search", q="公积金", limit=100)).json()["items"]
+    paged = await all_pages(world, q="公积金", facets="false")
+    assert [h["id"] for h in paged] == [h["id"] for h in everything]
+    body = (await world.get("/search", q="公积金", facets="false")).json()
+    assert body["total"] is None and body["facets"] == {}
+
+
+def test_snippet_of_text_whose_normalisation_changes_length() -> None:
+    """Whitespace runs and NFKC expansions shift offsets: the slow path maps them back."""
+    from gongkai_catalog.search import best_snippet, highlight
+
+    assert highlight("关于   ＡＰＰ\t\n服务㈱住房公积金", ["app", "公积金"]) == (
+        "关于   <mark>ＡＰＰ</mark>\t\n服务㈱住房<mark>公积金</mark>"
+    )
+    assert (
+        best_snippet(["", "第一条 本办法适用于住房公积金。"], ["公积金"])
+        == "第一条 本办法适用于住房<mark>公积金</mark>。"
+    )
+    assert best_snippet(["摘要", "正文"], []) == "摘要"

@@ -381,20 +381,26 @@ async def search(
         # One scan of the matching rows feeds both the page and the facet counts.
         sql = f"""
         WITH m AS MATERIALIZED (SELECT {columns}, {sort_expr} AS key FROM item_search s WHERE {where}),
-        page AS (SELECT * FROM m {keyset} ORDER BY key DESC, item_id DESC LIMIT :limit),
+        page AS (SELECT p.*, i.summary, i.body
+                 FROM (SELECT * FROM m {keyset} ORDER BY key DESC, item_id DESC LIMIT :limit) p
+                 JOIN items i ON i.id = p.item_id),
         f AS (SELECT organization_id, category_id, kind, year, validity, count(*) AS n,
                      GROUPING(organization_id, category_id, kind, year, validity) AS g
               FROM m GROUP BY GROUPING SETS ((organization_id), (category_id), (kind), (year), (validity), ()))
         SELECT 'p' AS part, item_id, organization_id, category_id, kind, status, validity, year, published_on,
-               sort_on, document_number, title, key, NULL::bigint AS n, NULL::int AS g FROM page
+               sort_on, document_number, title, key, summary, body, NULL::bigint AS n, NULL::int AS g FROM page
         UNION ALL
-        SELECT 'f', NULL, organization_id, category_id, kind, NULL, validity, year, NULL, NULL, NULL, NULL, NULL, n, g
+        SELECT 'f', NULL, organization_id, category_id, kind, NULL, validity, year, NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL, n, g
         FROM f
         """
     else:
         sql = f"""
-        SELECT 'p' AS part, * FROM (SELECT {columns}, {sort_expr} AS key FROM item_search s WHERE {where}) p
-        {keyset} ORDER BY key DESC, item_id DESC LIMIT :limit
+        SELECT 'p' AS part, p.*, i.summary, i.body
+        FROM (SELECT {columns}, {sort_expr} AS key FROM item_search s WHERE {where}
+              {f"AND ({sort_expr}, s.item_id) < (:c_key, :c_id)" if keyset else ""}
+              ORDER BY key DESC, item_id DESC LIMIT :limit) p
+        JOIN items i ON i.id = p.item_id
         """
     rows = (await session.execute(text(sql), params)).mappings().all()
     page = [r for r in rows if r["part"] == "p"]
@@ -425,16 +431,9 @@ async def search(
 
 
 async def _hits(session: AsyncSession, page: list[Any], terms: list[str], ranked: bool) -> list[SearchHit]:
-    texts: dict[uuid.UUID, tuple[str | None, str]] = {}
-    if page:
-        rows = await session.execute(
-            select(Item.id, Item.summary, Item.body).where(Item.id.in_([r["item_id"] for r in page]))
-        )
-        texts = {i: (s, b) for i, s, b in rows}
     out = []
     for r in page:
-        summary, body = texts.get(r["item_id"], (None, ""))
-        snippet = best_snippet([summary or "", body or ""], terms)
+        snippet = best_snippet([r["summary"] or "", r["body"] or ""], terms)
         out.append(
             SearchHit(
                 item_id=r["item_id"],
@@ -485,20 +484,42 @@ def _normalized_with_offsets(original: str) -> tuple[str, list[int]]:
     return "".join(chars), offsets
 
 
-def _spans(original: str, terms: Sequence[str]) -> list[tuple[int, int]]:
-    """Merged [start, end) spans of the original text where a term occurs (after normalisation)."""
+def _term_spans(original: str, terms: Sequence[str]) -> list[tuple[int, int, int]]:
+    """(start, end, term index) in the original text of every occurrence of a term (after normalisation).
+
+    Fast path: when normalising keeps the length (full-width punctuation and letters map one to one),
+    offsets are the same in both texts; each hit is checked, and any doubt takes the slow path that
+    maps every character.
+    """
+    norm = normalize(original)
+    if len(norm) == len(original):
+        out = []
+        for k, term in enumerate(terms):
+            at = norm.find(term) if term else -1
+            while at != -1:
+                end = at + len(term)
+                if unicodedata.normalize("NFKC", original[at:end]).lower() != term:
+                    break
+                out.append((at, end, k))
+                at = norm.find(term, at + 1)
+            else:
+                continue
+            break
+        else:
+            return sorted(out)
     norm, offsets = _normalized_with_offsets(original)
-    raw = []
-    for term in terms:
-        if not term:
-            continue
-        at = norm.find(term)
+    out = []
+    for k, term in enumerate(terms):
+        at = norm.find(term) if term else -1
         while at != -1:
-            raw.append((offsets[at], offsets[at + len(term) - 1] + 1))
+            out.append((offsets[at], offsets[at + len(term) - 1] + 1, k))
             at = norm.find(term, at + 1)
-    raw.sort()
+    return sorted(out)
+
+
+def _merge(spans: Sequence[tuple[int, int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
-    for start, end in raw:
+    for start, end, _ in spans:
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
@@ -521,7 +542,7 @@ def _mark(original: str, spans: Sequence[tuple[int, int]], start: int, end: int)
 
 def highlight(original: str, terms: Sequence[str]) -> str:
     """``original`` HTML-escaped with every occurrence of the terms in ``<mark>``."""
-    return _mark(original, _spans(original, terms), 0, len(original))
+    return _mark(original, _merge(_term_spans(original, terms)), 0, len(original))
 
 
 def best_snippet(texts: Sequence[str], terms: Sequence[str], *, width: int = SNIPPET_CHARS) -> str:
@@ -530,23 +551,23 @@ def best_snippet(texts: Sequence[str], terms: Sequence[str], *, width: int = SNI
     Cut from the original characters (HTML-escaped, the terms in ``<mark>``), with "…" where it is
     cut. Without any term in the texts: the start of the first non-empty text.
     """
-    best: tuple[int, int, int, str] | None = None  # (distinct terms, -start, index, text)
+    best: tuple[int, int, int] | None = None  # (distinct terms, -text index, -start)
+    chosen: tuple[str, list[tuple[int, int, int]]] = ("", [])
     for index, original in enumerate(texts):
         if not original:
             continue
-        spans = _spans(original, terms)
-        norm_terms = [t for t in terms if t]
-        for s, _ in spans[:200] or [(0, 0)]:
+        spans = _term_spans(original, terms) if terms else []
+        for s, _, _ in spans[:200] or [(0, 0, 0)]:
             start = max(0, s - width // 4)
-            window = normalize(original[start : start + width])
-            distinct = sum(1 for t in norm_terms if t in window)
-            candidate = (distinct, -index, -start, original)
-            if best is None or candidate[:3] > best[:3]:
-                best = candidate
+            distinct = len({k for a, b, k in spans if a >= start and b <= start + width})
+            candidate = (distinct, -index, -start)
+            if best is None or candidate > best:
+                best, chosen = candidate, (original, spans)
     if best is None:
         return ""
-    _, _, neg_start, original = best
-    start = -neg_start
+    original, spans = chosen
+    start = -best[2]
     end = min(len(original), start + width)
-    spans = _spans(original, terms)
-    return ("…" if start > 0 else "") + _mark(original, spans, start, end) + ("…" if end < len(original) else "")
+    return (
+        ("…" if start > 0 else "") + _mark(original, _merge(spans), start, end) + ("…" if end < len(original) else "")
+    )
