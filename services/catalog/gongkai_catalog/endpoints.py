@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from gongkai_shared.auth import CurrentPrincipal, Principal, Role, StaffPrincipal, require_roles
@@ -640,8 +641,6 @@ async def download_attachment(
     item_id: uuid.UUID, attachment_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
     a = await service.get_attachment(session, item_id=item_id, attachment_id=attachment_id, principal=principal)
-    from urllib.parse import quote
-
     return Response(
         content=a.data,
         media_type=a.content_type,

@@ -45,6 +45,7 @@ from gongkai_shared.timeutil import china_date_of, china_today
 from sqlalchemy import and_, delete, extract, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from gongkai_catalog import files, sensitive, standard_catalog
 from gongkai_catalog.models import (
@@ -733,8 +734,6 @@ async def add_attachment(
 
 async def list_attachments(session: AsyncSession, *, item_id: uuid.UUID) -> list[Attachment]:
     # The bytes are deferred: a list needs the metadata only.
-    from sqlalchemy.orm import defer
-
     stmt = (
         select(Attachment).options(defer(Attachment.data)).where(Attachment.item_id == item_id).order_by(Attachment.id)
     )
@@ -1238,8 +1237,6 @@ def item_filters(
 
 
 async def attachments_by_item(session: AsyncSession, item_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list]:
-    from sqlalchemy.orm import defer
-
     ids = list(item_ids)
     out: dict[uuid.UUID, list] = {i: [] for i in ids}
     if not ids:
