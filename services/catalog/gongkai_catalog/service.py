@@ -195,8 +195,7 @@ async def _code_taken(session: AsyncSession, code: str, *, other_than: uuid.UUID
 
 
 async def create_organization(session: AsyncSession, *, data: OrganizationCreate) -> Organization:
-    """Register an organization (机关) and announce it."""
-    await _advisory_lock(session, _TREE_LOCK)
+    """Register an organization (机关) and announce it. (A new node has no children: it cannot close a cycle.)"""
     if data.parent_id is not None and await session.get(Organization, data.parent_id) is None:
         raise ValidationFailed.for_field("body.parent_id", "上级机关不存在", "not_found")
     if data.code and await _code_taken(session, data.code):
