@@ -19,11 +19,20 @@ from gongkai_shared.calendar import WorkingDayCalendar, YearArrangement
 from gongkai_shared.contracts.gateway import CalendarUpdatedV1
 from gongkai_shared.events import Envelope, Handler
 
-__all__ = ["calendar_updated_handler", "define_calendar_table", "load_calendar", "store_arrangement"]
+__all__ = [
+    "Recompute",
+    "RecomputeYear",
+    "calendar_updated_handler",
+    "define_calendar_table",
+    "load_calendar",
+    "store_arrangement",
+]
 
 log = structlog.get_logger("gongkai.calendar")
 
 Recompute = Callable[[AsyncSession, WorkingDayCalendar], Awaitable[object]]
+#: ``(session, calendar, year)``: recompute only what the changed ``year`` can touch.
+RecomputeYear = Callable[[AsyncSession, WorkingDayCalendar, int], Awaitable[object]]
 
 
 def define_calendar_table(metadata: MetaData) -> Table:
@@ -53,16 +62,31 @@ async def store_arrangement(session: AsyncSession, table: Table, arrangement: Ye
     )
 
 
-def calendar_updated_handler(*, name: str, table: Table, recompute: Recompute | None = None) -> Handler:
-    """The consumer of ``gateway.calendar.updated`` for one service."""
+def calendar_updated_handler(
+    *,
+    name: str,
+    table: Table,
+    recompute: Recompute | None = None,
+    recompute_year: RecomputeYear | None = None,
+) -> Handler:
+    """The consumer of ``gateway.calendar.updated`` for one service.
+
+    ``recompute(session, calendar)`` recomputes everything a calendar change may move; a service that can
+    narrow the work to the changed year passes ``recompute_year(session, calendar, year)`` instead (if both
+    are given, ``recompute_year`` is used).
+    """
 
     async def handle(session: AsyncSession, envelope: Envelope) -> None:
         event = CalendarUpdatedV1.model_validate(envelope.data)
         arrangement = YearArrangement.model_validate(event.arrangement)
         await store_arrangement(session, table, arrangement)
-        if recompute is not None:
+        if recompute_year is not None or recompute is not None:
             calendar = await load_calendar(session, table)
-            moved = await recompute(session, calendar)
+            if recompute_year is not None:
+                moved = await recompute_year(session, calendar, arrangement.year)
+            else:
+                assert recompute is not None
+                moved = await recompute(session, calendar)
             log.info("calendar_recomputed", year=arrangement.year, changed=moved)
 
     return Handler(name=name, subject="gateway.calendar.updated", handle=handle)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from gongkai_shared.auth import Principal, Role, StaffPrincipal, require_roles
 from gongkai_shared.db import SessionDep
 from gongkai_shared.errors import Conflict, Forbidden, NotFound, Unauthorized, problem_responses
-from gongkai_shared.pagination import Page, PageParams, page_params, paginate
+from gongkai_shared.pagination import Page, PageParams, page_params
 from gongkai_shared.timeutil import china_today
 from sqlalchemy import select
 
@@ -222,23 +222,16 @@ async def work_list(
     applicant_type: Annotated[ApplicantType | None, Query(description="申请人类型")] = None,
     outcome: Annotated[Outcome | None, Query(description="处理结果")] = None,
 ) -> Page:
-    stmt = select(Application)
-    if not service.is_office(principal):
-        stmt = stmt.where(Application.department_id == principal.department_id)
-    if department_id is not None:
-        stmt = stmt.where(Application.department_id == department_id)
-    if status:
-        stmt = stmt.where(Application.status.in_(status))
-    if due_from is not None:
-        stmt = stmt.where(Application.sort_due_on >= due_from)
-    if due_to is not None:
-        stmt = stmt.where(Application.sort_due_on <= due_to)
-    if applicant_type is not None:
-        stmt = stmt.where(Application.applicant_type == applicant_type)
-    if outcome is not None:
-        stmt = stmt.where(Application.outcome == outcome.value)
-    rows, cursor = await paginate(
-        session, stmt, keys=[Application.sort_due_on, Application.id], params=params, descending=False
+    rows, cursor = await service.work_list(
+        session,
+        principal=principal,
+        params=params,
+        department_id=department_id,
+        statuses=status,
+        due_from=due_from,
+        due_to=due_to,
+        applicant_type=applicant_type,
+        outcome=outcome,
     )
     items = []
     for r in rows:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -141,6 +142,12 @@ class Application(IdMixin, TimestampMixin, Base):
         Index("ix_applications_office_worklist", "status", "sort_due_on", "id"),
         Index("ix_applications_identity_received", "identity_hash", "received_on"),
         Index("ix_applications_department_received", "department_id", "received_on"),
+        # A calendar change recomputes the open applications whose deadlines reach into the changed year.
+        Index(
+            "ix_applications_open_deadlines_through",
+            "deadlines_through",
+            postgresql_where=text("status <> 'closed'"),
+        ),
     )
 
     tracking_code: Mapped[str] = mapped_column(String(16), unique=True)
@@ -200,6 +207,9 @@ class Application(IdMixin, TimestampMixin, Base):
     #: so keyset pagination compares plain tuples).
     sort_due_on: Mapped[dt.date] = mapped_column(Date, default=dt.date.max)
     deadlines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    #: The latest due date among ``deadlines`` (how far the computation walked the calendar): a change to a
+    #: year after it cannot move any of them (see ``service.recompute_year``).
+    deadlines_through: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class LedgerEntryRow(IdMixin, Base):

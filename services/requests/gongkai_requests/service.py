@@ -43,6 +43,7 @@ from gongkai_shared.contracts.requests import (
 from gongkai_shared.errors import Conflict, FieldError, Forbidden, GongkaiError, NotFound, ValidationFailed
 from gongkai_shared.events import Envelope, emit
 from gongkai_shared.ids import uuid7
+from gongkai_shared.pagination import PageParams, paginate
 from gongkai_shared.text import cosine_similarity
 from gongkai_shared.validators import mask_mobile, mask_resident_id, mobile_problem, normalize_resident_id
 from sqlalchemy import and_, func, or_, select
@@ -362,6 +363,8 @@ def store_state(app: Application, state: ClockState) -> None:
     active = [d.due_on for d in state.deadlines if d.status in ACTIVE_STATUSES and d.due_on is not None]
     app.next_due_on = min(active) if active else None
     app.sort_due_on = app.reply_due_on or app.next_due_on or _FAR_FUTURE
+    dues = [d.due_on for d in state.deadlines if d.due_on is not None]
+    app.deadlines_through = max(dues) if dues else None
     app.clock_paused = state.paused
     app.deadlines = [
         {
@@ -395,19 +398,76 @@ async def recompute_open(
     session: AsyncSession, calendar: WorkingDayCalendar, *, settings: RequestsSettings, today: dt.date
 ) -> int:
     """The calendar changed: recompute the stored deadlines of every open application; return how many moved."""
-    apps = (
-        await session.scalars(
-            select(Application).where(Application.status != ApplicationStatus.closed).with_for_update()
-        )
-    ).all()
+    return await _recompute(
+        session, [Application.status != ApplicationStatus.closed], calendar, settings=settings, today=today
+    )
+
+
+async def recompute_year(
+    session: AsyncSession, calendar: WorkingDayCalendar, year: int, *, settings: RequestsSettings, today: dt.date
+) -> int:
+    """The arrangement of ``year`` changed: recompute only the open applications whose deadlines can touch it;
+    return how many moved.
+
+    Every deadline is counted forward from a ledger date on or after the receipt (条例 art. 30-35), and the
+    consultation and fee pauses lie inside their own stored windows, so a computation reads the calendar only
+    from ``received_on`` up to its latest stored due date (``deadlines_through``). An application received
+    after 31 December of ``year``, or whose deadlines all fall before its 1 January, cannot move. A provisional
+    deadline (domain.md §6) walked through a year not yet loaded and ends in or after it, so it is among those
+    recomputed whenever that year or an earlier one changes. No stored deadline (``NULL``): recomputed, to be safe.
+    """
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    where = [
+        Application.status != ApplicationStatus.closed,
+        Application.received_on <= end,
+        or_(Application.deadlines_through >= start, Application.deadlines_through.is_(None)),
+    ]
+    return await _recompute(session, where, calendar, settings=settings, today=today)
+
+
+#: Applications recomputed per round trip (one locking read, one ledger read, one flush).
+RECOMPUTE_BATCH = 500
+
+
+async def _recompute(
+    session: AsyncSession,
+    where: Sequence[Any],
+    calendar: WorkingDayCalendar,
+    *,
+    settings: RequestsSettings,
+    today: dt.date,
+) -> int:
+    ids = list((await session.scalars(select(Application.id).where(*where).order_by(Application.id))).all())
     moved = 0
-    for app in apps:
-        before = (app.reply_due_on, app.reply_due_provisional, app.next_due_on)
-        state = await clock_state(session, app, settings=settings, today=today, calendar=calendar)
-        store_state(app, state)
-        if (app.reply_due_on, app.reply_due_provisional, app.next_due_on) != before:
-            moved += 1
-    await session.flush()
+    for i in range(0, len(ids), RECOMPUTE_BATCH):
+        batch = ids[i : i + RECOMPUTE_BATCH]
+        # Locked in id order (no deadlock with another recompute); re-checked, the row may have been closed since.
+        apps = (
+            await session.scalars(
+                select(Application).where(Application.id.in_(batch), *where).order_by(Application.id).with_for_update()
+            )
+        ).all()
+        entries: dict[uuid.UUID, list[LedgerEntryRow]] = {}
+        for row in (
+            await session.scalars(
+                select(LedgerEntryRow)
+                .where(LedgerEntryRow.application_id.in_(batch))
+                .order_by(LedgerEntryRow.application_id, LedgerEntryRow.seq)
+            )
+        ).all():
+            entries.setdefault(row.application_id, []).append(row)
+        for app in apps:
+            before = (app.reply_due_on, app.reply_due_provisional, app.next_due_on)
+            state = await clock_state(
+                session, app, settings=settings, today=today, calendar=calendar, rows=entries.get(app.id, [])
+            )
+            store_state(app, state)
+            if (app.reply_due_on, app.reply_due_provisional, app.next_due_on) != before:
+                moved += 1
+        await session.flush()
+        for rows in entries.values():  # read-only here: keep the identity map to the applications
+            for row in rows:
+                session.expunge(row)
     return moved
 
 
@@ -701,6 +761,40 @@ async def get_application(
     if app is None or not principal.can_act_for(app.department_id):
         raise NotFound("申请不存在")
     return app
+
+
+async def work_list(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    params: PageParams,
+    department_id: uuid.UUID | None = None,
+    statuses: Sequence[ApplicationStatus] | None = None,
+    due_from: dt.date | None = None,
+    due_to: dt.date | None = None,
+    applicant_type: ApplicantType | None = None,
+    outcome: Outcome | None = None,
+) -> tuple[list[Application], str | None]:
+    """The staff work list: the principal's department (the office: any or all), ordered by the deadline
+    (``sort_due_on``, then id) with keyset pages; served by ``ix_applications_worklist``."""
+    stmt = select(Application)
+    if not is_office(principal):
+        stmt = stmt.where(Application.department_id == principal.department_id)
+    if department_id is not None:
+        stmt = stmt.where(Application.department_id == department_id)
+    if statuses:
+        stmt = stmt.where(Application.status.in_(statuses))
+    if due_from is not None:
+        stmt = stmt.where(Application.sort_due_on >= due_from)
+    if due_to is not None:
+        stmt = stmt.where(Application.sort_due_on <= due_to)
+    if applicant_type is not None:
+        stmt = stmt.where(Application.applicant_type == applicant_type)
+    if outcome is not None:
+        stmt = stmt.where(Application.outcome == outcome.value)
+    return await paginate(
+        session, stmt, keys=[Application.sort_due_on, Application.id], params=params, descending=False
+    )
 
 
 async def follow(

@@ -13,11 +13,11 @@ from gongkai_requests.settings import RequestsSettings
 
 
 def handlers(settings: RequestsSettings) -> list[Handler]:
-    async def recompute(session: AsyncSession, calendar: WorkingDayCalendar) -> int:
-        return await service.recompute_open(session, calendar, settings=settings, today=china_today())
+    async def recompute(session: AsyncSession, calendar: WorkingDayCalendar, year: int) -> int:
+        return await service.recompute_year(session, calendar, year, settings=settings, today=china_today())
 
     return [
-        calendar_updated_handler(name="requests-calendar-updated", table=calendar_table, recompute=recompute),
+        calendar_updated_handler(name="requests-calendar-updated", table=calendar_table, recompute_year=recompute),
         Handler(
             name="requests-organization-created", subject="catalog.organization.created", handle=service.on_organization
         ),
