@@ -27,16 +27,35 @@ from gongkai_shared.errors import Forbidden, Unauthorized
 
 __all__ = [
     "ACCESS_TOKEN_TYPE",
+    "ALL_ORGANIZATIONS_SCOPE",
+    "DEFAULT_AUDIENCE",
     "CurrentPrincipal",
     "Principal",
     "Role",
     "StaffPrincipal",
     "TokenSigner",
+    "organization_scope",
     "require_roles",
+    "service_scope",
 ]
 
 ACCESS_TOKEN_TYPE = "access"
 ALGORITHM = "HS256"
+#: The ``aud`` of every access token the gateway signs for the services (people and systems alike):
+#: a token minted for another audience (another deployment, another purpose) is refused.
+DEFAULT_AUDIENCE = "gongkai-api"
+#: A system (API key) scope that lets it act for every organization; ``org:<id>`` names one.
+ALL_ORGANIZATIONS_SCOPE = "org:*"
+
+
+def organization_scope(organization_id: uuid.UUID | str) -> str:
+    """The scope that lets a system principal act for one organization: ``org:<id>``."""
+    return f"org:{organization_id}"
+
+
+def service_scope(service: str, access: str) -> str:
+    """The scope that lets a system principal read or write one service: ``catalog:read``."""
+    return f"{service}:{access}"
 
 
 class Role(StrEnum):
@@ -73,10 +92,25 @@ class Principal(BaseModel):
         return bool(self.roles & set(roles))
 
     def can_act_for(self, department_id: uuid.UUID | None) -> bool:
-        """Office and admin act for all departments; others only for their own."""
+        """Office and admin act for all departments; others only for their own.
+
+        A system (API key) acts for the organizations its scopes name (``org:<id>``, or ``org:*``).
+        """
         if self.roles & ALL_DEPARTMENTS:
             return True
+        if Role.system in self.roles and (
+            ALL_ORGANIZATIONS_SCOPE in self.scopes
+            or (department_id is not None and organization_scope(department_id) in self.scopes)
+        ):
+            return True
         return department_id is not None and department_id == self.department_id
+
+    def has_scope(self, scope: str) -> bool:
+        """A system principal's scope (``catalog:read``); ``…:write`` includes ``…:read``."""
+        if scope in self.scopes:
+            return True
+        service, _, access = scope.partition(":")
+        return access == "read" and f"{service}:write" in self.scopes
 
     def require_department(self, department_id: uuid.UUID | None) -> None:
         if not self.can_act_for(department_id):
@@ -86,11 +120,12 @@ class Principal(BaseModel):
 class TokenSigner:
     """Signs and verifies access tokens with the deployment's shared secret."""
 
-    def __init__(self, secret: str, *, issuer: str = "gongkai") -> None:
+    def __init__(self, secret: str, *, issuer: str = "gongkai", audience: str = DEFAULT_AUDIENCE) -> None:
         if len(secret) < 32:
             raise ValueError("GK_JWT_SECRET must be at least 32 characters")
         self._secret = secret
         self._issuer = issuer
+        self._audience = audience
 
     def issue(self, principal: Principal, *, ttl: dt.timedelta = dt.timedelta(minutes=15)) -> str:
         now = dt.datetime.now(dt.UTC)
@@ -102,6 +137,7 @@ class TokenSigner:
             "dept": str(principal.department_id) if principal.department_id else None,
             "scopes": sorted(principal.scopes),
             "typ": ACCESS_TOKEN_TYPE,
+            "aud": self._audience,
             "iat": now,
             "exp": now + ttl,
         }
@@ -110,10 +146,21 @@ class TokenSigner:
     def verify(self, token: str) -> Principal:
         try:
             claims = jwt.decode(
-                token, self._secret, algorithms=[ALGORITHM], issuer=self._issuer, options={"require": ["exp", "sub"]}
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                issuer=self._issuer,
+                audience=self._audience,
+                options={"require": ["exp", "sub", "aud"]},
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("令牌已过期，请重新登录", code="token_expired") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise Unauthorized("令牌不是签发给本系统的", code="token_wrong_audience") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            if exc.claim == "aud":
+                raise Unauthorized("令牌不是签发给本系统的", code="token_wrong_audience") from exc
+            raise Unauthorized("令牌无效", code="token_invalid") from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized("令牌无效", code="token_invalid") from exc
         if claims.get("typ") != ACCESS_TOKEN_TYPE:

@@ -3,15 +3,20 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from gongkai_shared.auth import TokenSigner
 from gongkai_shared.service import create_service_app
 from pydantic import ValidationError
 
 from gongkai_gateway import service
+from gongkai_gateway.edge_endpoints import api_keys_router, webhooks_router
 from gongkai_gateway.endpoints import auth_router, calendar_router, users_router
 from gongkai_gateway.health import health_router
+from gongkai_gateway.metrics import Metrics, MetricsMiddleware, metrics_router
 from gongkai_gateway.openapi import UpstreamDocs, docs_router, remove_fastapi_docs
 from gongkai_gateway.passwords import warm_up
 from gongkai_gateway.proxy import Upstreams, proxy_router
+from gongkai_gateway.ratelimit import RateLimiter, SignInThrottle
 from gongkai_gateway.settings import GatewaySettings
 
 log = structlog.get_logger("gongkai.gateway")
@@ -40,16 +45,42 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         title="Gongkai API",
         description="政务公开（Gongkai）统一接口：登录、用户、工作日历，以及 /api/v1/<服务>/… 下的各服务接口。",
         # The proxy's catch-all comes last: the gateway's own /api/v1/… routes match first.
-        routers=[auth_router, users_router, calendar_router, health_router, docs_router, proxy_router],
+        routers=[
+            auth_router,
+            users_router,
+            calendar_router,
+            api_keys_router,
+            webhooks_router,
+            health_router,
+            metrics_router,
+            docs_router,
+            proxy_router,
+        ],
         on_startup=_startup,
     )
     remove_fastapi_docs(app)
+    app.state.token_signer = TokenSigner(settings.jwt_secret.get_secret_value(), audience=settings.token_audience)
+    app.state.metrics = Metrics()
+    # Outermost first: CORS answers preflights before anything else; metrics time everything else.
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,  # bearer tokens, not cookies
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Idempotency-Key"],
+            expose_headers=["X-Request-ID", "Retry-After", "Location"],
+            max_age=600,
+        )
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # create_service_app's lifespan (database, bootstrap) around the upstream connection pools.
         async with inner(app):
+            app.state.rate_limiter = RateLimiter(app.state.engine, settings.rate_limits)
+            app.state.sign_in_throttle = SignInThrottle(app.state.engine, settings)
             upstreams = Upstreams(settings)
             await upstreams.start()
             app.state.upstreams = upstreams

@@ -16,11 +16,14 @@ import aiohttp
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from gongkai_shared.auth import service_scope
 from gongkai_shared.errors import NotFound, UpstreamTimeout, UpstreamUnavailable
 from gongkai_shared.logging import current_request_id
 from starlette.background import BackgroundTask
 from yarl import URL
 
+from gongkai_gateway.keys import api_key_from, internal_token, require_scope, resolve_key
+from gongkai_gateway.ratelimit import FOLLOW_FAILURES, RateLimiter
 from gongkai_gateway.settings import GatewaySettings
 
 __all__ = ["HOP_BY_HOP", "UpstreamTimeout", "UpstreamUnavailable", "Upstreams", "proxy_router"]
@@ -41,7 +44,10 @@ HOP_BY_HOP = frozenset(
     }
 )
 #: Request headers the gateway sets itself or that belong to its own connection to the client.
-_REQUEST_OWN = frozenset({"host", "expect", "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})
+#: X-API-Key never leaves the gateway: the upstream gets a signed internal token instead.
+_REQUEST_OWN = frozenset(
+    {"host", "expect", "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-api-key"}
+)
 #: Response headers the gateway's server writes itself (uvicorn's date/server; our request id).
 _RESPONSE_OWN = frozenset({"date", "server", "x-request-id"})
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -116,7 +122,10 @@ class Upstreams:
             return Probe(False, _ms_since(started), None, _describe(exc))
         return Probe(status == 200, _ms_since(started), status, None if status == 200 else f"就绪检查返回 {status}")
 
-    async def forward(self, request: Request, service: str, path: str) -> StreamingResponse:
+    async def forward(
+        self, request: Request, service: str, path: str, *, authorization: str | None = None
+    ) -> StreamingResponse:
+        """Forward the request; ``authorization`` replaces the caller's (an API key's internal token)."""
         session = self.session(service)
         base = self.urls[service]
         url = _upstream_url(base, request, service, path)
@@ -124,7 +133,7 @@ class Upstreams:
             resp = await session.request(
                 request.method,
                 url,
-                headers=_request_headers(request),
+                headers=_request_headers(request, authorization),
                 data=_request_body(request),
                 allow_redirects=False,
             )
@@ -183,9 +192,11 @@ def _upstream_url(base: str, request: Request, service: str, path: str) -> URL:
     return URL(f"{base}/{tail}" + (f"?{query}" if query else ""), encoded=True)
 
 
-def _request_headers(request: Request) -> list[tuple[str, str]]:
+def _request_headers(request: Request, authorization: str | None = None) -> list[tuple[str, str]]:
     pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
     drop = HOP_BY_HOP | _REQUEST_OWN | _connection_tokens(v for k, v in pairs if k == "connection")
+    if authorization is not None:
+        drop |= {"authorization"}
     if not _has_body(request):
         drop |= {"content-length"}
     headers = [(k, v) for k, v in pairs if k not in drop]
@@ -198,6 +209,8 @@ def _request_headers(request: Request) -> list[tuple[str, str]]:
     if host := request.headers.get("host"):
         headers.append(("X-Forwarded-Host", host))
     headers.extend(_request_id_header().items())
+    if authorization is not None:
+        headers.append(("Authorization", authorization))
     return headers
 
 
@@ -247,7 +260,33 @@ def _rewrite_location(location: str, upstream_base: str, gateway_base: str, serv
 proxy_router = APIRouter()
 
 
+#: Answers of a follow route that mean "no such code, or the wrong secret": each counts against the
+#: stricter limit of failed follow attempts per address (tracking codes cannot be enumerated).
+_FOLLOW_FAILED = frozenset({400, 401, 403, 404, 422})
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 @proxy_router.api_route("/api/v1/{service}/{path:path}", methods=_METHODS, include_in_schema=False, name="proxy")
 async def proxy(service: str, path: str, request: Request) -> StreamingResponse:
-    upstreams: Upstreams = request.app.state.upstreams
-    return await upstreams.forward(request, service, path)
+    state = request.app.state
+    upstreams: Upstreams = state.upstreams
+    upstreams.session(service)  # 404 for an unknown service before anything else
+    authorization = None
+    key = api_key_from(request)
+    if key is not None:
+        principal = await resolve_key(state.engine, key)
+        access = "read" if request.method in _READ_METHODS else "write"
+        require_scope(principal, service_scope(service, access), what=f"{request.method} /api/v1/{service}")
+        authorization = f"Bearer {internal_token(state.token_signer, principal)}"
+    limiter: RateLimiter = state.rate_limiter
+    route_class = limiter.classify(request.method, request.url.path)
+    request.scope["gk_route_class"] = route_class or f"proxy:{service}"
+    address = request.client.host if request.client else "unknown"
+    if route_class == "follow":
+        (await limiter.peek(FOLLOW_FAILURES, address)).raise_if_refused("查询失败次数过多，请稍后再试")
+    if route_class is not None:
+        (await limiter.hit(route_class, address)).raise_if_refused()
+    response = await upstreams.forward(request, service, path, authorization=authorization)
+    if route_class == "follow" and response.status_code in _FOLLOW_FAILED and FOLLOW_FAILURES in limiter.rules:
+        await limiter.hit(FOLLOW_FAILURES, address)
+    return response

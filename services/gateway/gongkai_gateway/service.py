@@ -1,34 +1,48 @@
-"""Gateway rules: users and sign-in, the canonical calendar. Never commits: the request owns the transaction."""
+"""Gateway rules: users, sign-in and refresh tokens, organizations, the canonical calendar.
+Never commits: the request (or the event handler) owns the transaction."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
+import uuid
 
 import structlog
 from gongkai_shared.auth import Principal, Role
 from gongkai_shared.calendar import WorkingDayTrace, YearArrangement
 from gongkai_shared.calendar_store import load_calendar, store_arrangement
+from gongkai_shared.contracts.catalog import OrganizationV1
 from gongkai_shared.contracts.gateway import CALENDAR_UPDATED_V1, CalendarUpdatedV1
+from gongkai_shared.db import utcnow
 from gongkai_shared.errors import Conflict, Unauthorized, ValidationFailed
-from gongkai_shared.events import emit
-from sqlalchemy import select
+from gongkai_shared.events import Envelope, emit
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gongkai_gateway.models import User, calendar_table, event_tables
+from gongkai_gateway.models import Organization, RefreshToken, User, calendar_table, event_tables
 from gongkai_gateway.passwords import hash_password, needs_rehash, verify_password
 from gongkai_gateway.schemas import CalendarYearOut, UserCreate, normalize_username
 
 __all__ = [
     "BOOTSTRAP_ROLES",
     "InvalidCredentials",
+    "InvalidRefreshToken",
+    "RefreshTokenReused",
     "authenticate",
     "bootstrap_admin",
+    "change_password",
     "create_user",
     "explain_deadline",
+    "issue_refresh_token",
     "list_calendar_years",
     "load_calendar_year",
     "principal_of",
+    "revoke_family",
+    "rotate_refresh_token",
+    "sign_out",
+    "store_organization",
 ]
 
 log = structlog.get_logger("gongkai.gateway")
@@ -45,6 +59,25 @@ class InvalidCredentials(Unauthorized):
 
     def __init__(self) -> None:
         super().__init__("用户名或密码错误", headers={"WWW-Authenticate": "Bearer"})
+
+
+class InvalidRefreshToken(Unauthorized):
+    code = "refresh_token_invalid"
+    title = "刷新令牌无效或已过期"
+
+    def __init__(self) -> None:
+        super().__init__("刷新令牌无效或已过期，请重新登录")
+
+
+class RefreshTokenReused(Exception):
+    """A refresh token was presented after it had been used: it was stolen or replayed.
+
+    The caller revokes the whole family (in a transaction that commits) and answers 401.
+    """
+
+    def __init__(self, family_id: uuid.UUID) -> None:
+        super().__init__("refresh token reused")
+        self.family_id = family_id
 
 
 # -- users ------------------------------------------------------------------------------------
@@ -102,6 +135,108 @@ async def authenticate(session: AsyncSession, *, username: str, password: str) -
     if needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
     return user
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_refresh_token(
+    session: AsyncSession, *, user: User, ttl: dt.timedelta, family_id: uuid.UUID | None = None
+) -> str:
+    """A new refresh token for ``user`` (256 random bits; only its sha256 is stored)."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family_id or uuid.uuid4(),
+            token_hash=_hash_token(token),
+            expires_at=utcnow() + ttl,
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def rotate_refresh_token(session: AsyncSession, *, token: str, ttl: dt.timedelta) -> tuple[User, str]:
+    """Use ``token`` once: mark it used and issue its successor in the same family.
+
+    A token used before (or revoked with its family) is a replay: :class:`RefreshTokenReused`, and
+    the caller revokes the family, so whoever holds the newest token of it must sign in again too.
+    """
+    row = await session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == _hash_token(token)).with_for_update()
+    )
+    if row is None:
+        raise InvalidRefreshToken()
+    if row.used_at is not None or row.revoked_at is not None:
+        raise RefreshTokenReused(row.family_id)
+    now = utcnow()
+    if row.expires_at <= now:
+        raise InvalidRefreshToken()
+    user = await session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise InvalidRefreshToken()
+    row.used_at = now
+    return user, await issue_refresh_token(session, user=user, ttl=ttl, family_id=row.family_id)
+
+
+async def revoke_family(session: AsyncSession, *, family_id: uuid.UUID, reason: str) -> None:
+    """Revoke every token of a family (a detected reuse, a sign-out)."""
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+
+
+async def _revoke_user(session: AsyncSession, *, user_id: uuid.UUID, reason: str) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+
+
+async def sign_out(session: AsyncSession, *, principal: Principal, token: str | None, everywhere: bool) -> None:
+    """Revoke the family of ``token`` (this device), or every refresh token of the user."""
+    user_id = uuid.UUID(principal.subject)
+    if everywhere or token is None:
+        await _revoke_user(session, user_id=user_id, reason="sign_out")
+        return
+    row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == _hash_token(token)))
+    if row is not None and row.user_id == user_id:
+        await revoke_family(session, family_id=row.family_id, reason="sign_out")
+
+
+async def change_password(session: AsyncSession, *, principal: Principal, current: str, new: str) -> None:
+    """Change the signed-in user's password and revoke all their refresh tokens (every device)."""
+    try:
+        user_id = uuid.UUID(principal.subject)
+    except ValueError:
+        raise Unauthorized("只有用户账号可以修改密码") from None
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None or not await verify_password(user.password_hash, current):
+        raise ValidationFailed.for_field("body.current_password", "当前密码不正确", "wrong_password")
+    if current == new:
+        raise ValidationFailed.for_field("body.new_password", "新密码不能与当前密码相同", "unchanged")
+    user.password_hash = await hash_password(new)
+    await _revoke_user(session, user_id=user.id, reason="password_changed")
+
+
+# -- organizations (catalog.organization.created/updated) ----------------------------------------
+
+
+async def store_organization(session: AsyncSession, envelope: Envelope) -> None:
+    """Keep the catalog's 机关 (name, code, parent) so users' organizations have names."""
+    org = OrganizationV1.model_validate(envelope.data)
+    values = {"name": org.name, "code": org.code, "parent_id": org.parent_id, "updated_at": envelope.occurred_at}
+    stmt = insert(Organization).values(id=org.organization_id, **values)
+    # An older event arriving late must not overwrite a newer one.
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Organization.id], set_=values, where=Organization.updated_at <= envelope.occurred_at
+    )
+    await session.execute(stmt)
 
 
 def principal_of(user: User) -> Principal:
