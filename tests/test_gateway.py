@@ -46,8 +46,8 @@ PROBLEM_JSON = "application/problem+json"
 ADMIN = "admin"
 ADMIN_PASSWORD = "correct-horse-battery-staple"
 PASSWORD = "a-long-enough-password"
-SLOW_SECONDS = 3.0
-UPSTREAM_TIMEOUT = 0.5
+SLOW_SECONDS = 8.0
+UPSTREAM_TIMEOUT = 2.5  # generous: CI machines are shared and loaded; the 504 test still proves the cut-off
 
 # A 2027 arrangement for tests only, NOT the official one (not published when this was written).
 TEST_2027 = {
