@@ -627,3 +627,19 @@ async def test_metrics_and_cors(gateway: httpx.AsyncClient) -> None:
     assert pre.headers["access-control-allow-origin"] == "https://portal.example.gov.cn"
     other = await gateway.get("/api/v1/calendar/years", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_organizations_come_from_the_catalogs_events(
+    gateway_worker: None, nc: Any, db: AsyncEngine, unique: str
+) -> None:
+    org = uuid.uuid4()
+    data = {"organization_id": str(org), "name": f"市生态环境局{unique}", "type": "department", "type_label": "部门"}
+    await publish(nc, "catalog.organization.created.v1", data)
+    await publish(nc, "catalog.organization.updated.v1", {**data, "name": f"市生态环境局（更名）{unique}"})
+
+    async def renamed() -> bool:
+        async with db.connect() as conn:
+            name = (await conn.execute(text("SELECT name FROM organizations WHERE id = :i"), {"i": org})).scalar()
+        return name == f"市生态环境局（更名）{unique}"
+
+    await wait_for(renamed, what="the organization's new name")
