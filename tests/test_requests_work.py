@@ -16,12 +16,13 @@ from gongkai_requests import service, worker
 from gongkai_requests.models import Application, Organization, calendar_table, event_tables
 from gongkai_requests.settings import RequestsSettings
 from gongkai_shared.auth import Role
-from gongkai_shared.calendar import YearArrangement
-from gongkai_shared.calendar_store import load_calendar
+from gongkai_shared.calendar import WorkingDayCalendar, YearArrangement
+from gongkai_shared.calendar_store import calendar_updated_handler, load_calendar
 from gongkai_shared.contracts.catalog import ORGANIZATION_CREATED_V1, OrganizationV1
 from gongkai_shared.contracts.gateway import CALENDAR_UPDATED_V1, CalendarUpdatedV1
 from gongkai_shared.events import Namespace, ensure_stream, new_envelope
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from test_requests_api import (  # noqa: F401 - api and dept are fixtures
     ID_NUMBER,
     Api,
@@ -214,6 +215,93 @@ async def test_loading_2027_recomputes_stored_provisional_deadlines(api: Api, de
             await service.recompute_open(
                 session, await load_calendar(session, calendar_table), settings=api.settings, today=D(2026, 12, 10)
             )
+
+
+def _calendar_event(arrangement: YearArrangement) -> CalendarUpdatedV1:
+    return CalendarUpdatedV1(
+        year=arrangement.year, arrangement=arrangement.model_dump(mode="json"), loaded_at=dt.datetime.now(dt.UTC)
+    )
+
+
+async def _mark_reply_due(api: Api, app_id: str, marker: dt.date) -> None:
+    """Overwrite a stored reply deadline: a recompute would put it right, so a surviving marker proves that the
+    application was not recomputed."""
+    async with api.maker() as session, session.begin():
+        await session.execute(
+            update(Application).where(Application.id == uuid.UUID(app_id)).values(reply_due_on=marker)
+        )
+
+
+async def test_loading_a_year_recomputes_only_the_applications_whose_deadlines_reach_into_it(
+    api: Api, dept: uuid.UUID
+) -> None:
+    """domain.md §6: when a year's arrangement is loaded, the open applications received in or before that year
+    whose stored deadlines reach its 1 January (provisional ones included) are recomputed; one whose deadlines
+    all lie before it, or received after it, cannot move and is not touched (the worker's handler passes the
+    year to ``recompute_year``). Test data (not the official arrangement): 2027-01-01..01-04 off."""
+    api.today(D(2026, 12, 10))
+    late = await register(api, dept, D(2026, 12, 10))  # 条例 art. 33: 20 working days → 2027, provisional
+    early = await register(api, dept, D(2026, 10, 12))  # reply due 2026-11-09: wholly before 2027
+    assert late["reply_due_on"] == "2027-01-08" and late["reply_due_provisional"] is True
+    assert (await stored(api, early["id"])).deadlines_through == D(2026, 11, 9)
+    await _mark_reply_due(api, early["id"], D(2026, 11, 6))
+    arrangement = YearArrangement.model_validate(
+        {
+            "year": 2027,
+            "holidays": [{"name": "元旦", "start": "2027-01-01", "end": "2027-01-04"}],
+            "workdays": [],
+            "source": "test data (not the official arrangement)",
+        }
+    )
+    handler = worker.handlers(api.settings)[0]
+    try:
+        async with api.maker() as session, session.begin():
+            await handler.handle(session, new_envelope(CALENDAR_UPDATED_V1, _calendar_event(arrangement)))
+        moved = await stored(api, late["id"])
+        assert moved.reply_due_on == D(2027, 1, 11) and moved.reply_due_provisional is False
+        assert moved.deadlines_through == D(2027, 1, 11)
+        assert (await stored(api, early["id"])).reply_due_on == D(2026, 11, 6)  # not touched
+        # A year before both receipts but after early's deadlines: neither is touched.
+        await _mark_reply_due(api, late["id"], D(2027, 1, 7))
+        async with api.maker() as session, session.begin():
+            calendar = await load_calendar(session, calendar_table)
+            await service.recompute_year(session, calendar, 2025, settings=api.settings, today=D(2026, 12, 10))
+        assert (await stored(api, late["id"])).reply_due_on == D(2027, 1, 7)
+        assert (await stored(api, early["id"])).reply_due_on == D(2026, 11, 6)
+        # 2026 reaches both: both are recomputed (the markers are put right).
+        async with api.maker() as session, session.begin():
+            calendar = await load_calendar(session, calendar_table)
+            await service.recompute_year(session, calendar, 2026, settings=api.settings, today=D(2026, 12, 10))
+        assert (await stored(api, late["id"])).reply_due_on == D(2027, 1, 11)
+        assert (await stored(api, early["id"])).reply_due_on == D(2026, 11, 9)
+    finally:
+        async with api.maker() as session, session.begin():
+            await session.execute(calendar_table.delete().where(calendar_table.c.year == 2027))
+            await service.recompute_open(
+                session, await load_calendar(session, calendar_table), settings=api.settings, today=D(2026, 12, 10)
+            )
+
+
+async def test_a_recompute_callback_without_the_year_still_receives_every_calendar_change(api: Api) -> None:
+    """Backward compatibility of ``calendar_updated_handler``: a service that passes ``recompute(session,
+    calendar)`` (catalog, interpretation) is called as before, with the calendar that includes the loaded year."""
+    seen: list[tuple[int, ...]] = []
+
+    async def recompute(session: AsyncSession, calendar: WorkingDayCalendar) -> int:
+        seen.append(calendar.known_years)
+        return 0
+
+    handler = calendar_updated_handler(name="test-calendar", table=calendar_table, recompute=recompute)
+    arrangement = YearArrangement.model_validate(
+        {"year": 2031, "holidays": [], "workdays": [], "source": "test data (not an arrangement)"}
+    )
+    try:
+        async with api.maker() as session, session.begin():
+            await handler.handle(session, new_envelope(CALENDAR_UPDATED_V1, _calendar_event(arrangement)))
+        assert len(seen) == 1 and 2031 in seen[0]
+    finally:
+        async with api.maker() as session, session.begin():
+            await session.execute(calendar_table.delete().where(calendar_table.c.year == 2031))
 
 
 # -- statistics ----------------------------------------------------------------------------------------------
