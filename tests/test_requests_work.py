@@ -13,15 +13,15 @@ import uuid
 
 import nats
 from gongkai_requests import service, worker
-from gongkai_requests.models import Application, Organization, calendar_table, event_tables
+from gongkai_requests.models import Application, Organization, PublishedItem, calendar_table, event_tables
 from gongkai_requests.settings import RequestsSettings
 from gongkai_shared.auth import Role
 from gongkai_shared.calendar import WorkingDayCalendar, YearArrangement
 from gongkai_shared.calendar_store import calendar_updated_handler, load_calendar
-from gongkai_shared.contracts.catalog import ORGANIZATION_CREATED_V1, OrganizationV1
+from gongkai_shared.contracts.catalog import ITEM_PUBLISHED_V1, ORGANIZATION_CREATED_V1, ItemPublishedV1, OrganizationV1
 from gongkai_shared.contracts.gateway import CALENDAR_UPDATED_V1, CalendarUpdatedV1
 from gongkai_shared.events import Namespace, ensure_stream, new_envelope
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from test_requests_api import (  # noqa: F401 - api and dept are fixtures
     ID_NUMBER,
@@ -436,6 +436,70 @@ async def test_several_applicants_asking_similar_things_raise_topic_repeated(api
     assert sorted(topics[0]["application_ids"]) == sorted(ids) and topics[0]["applicant_count"] == 3
     assert "人民路片区" in topics[0]["suggested_title"]
     assert "张三" not in json.dumps(topics[0], ensure_ascii=False)
+
+
+async def test_an_application_for_already_published_information_is_matched_and_staff_see_it_art_36_1(
+    api: Api,
+) -> None:
+    """条例 art. 36(1): information already published is answered by telling the applicant where to find it.
+    The catalog's ``catalog.item.published`` (through the worker's handler, delivered twice) is remembered; an
+    application naming the same 文号, or a title close to the item's, carries the match, which staff see on the
+    application; an unrelated request has none."""
+    department = await _new_dept(api, "示范市住房和城乡建设局")
+    handler = next(h for h in worker.handlers(api.settings) if h.subject == "catalog.item.published")
+    item_id = uuid.uuid4()
+    item = ItemPublishedV1(
+        item_id=item_id,
+        index_number="11330100MB0000001X/2026-00012",
+        title="示范市2026年城镇老旧小区改造计划",
+        document_number="示建发〔2026〕12号",
+        kind="normative_document",
+        kind_label="行政规范性文件",
+        is_policy=True,
+        organization_id=department,
+        published_on=D(2026, 3, 2),
+    )
+    envelope = new_envelope(ITEM_PUBLISHED_V1, item)
+    for _ in range(2):  # redelivery: still one remembered item
+        async with api.maker() as session, session.begin():
+            await handler.handle(session, envelope)
+    async with api.maker() as session:
+        assert await session.scalar(select(func.count()).where(PublishedItem.item_id == item_id)) == 1
+    staff = api.token(Role.staff, department=department)
+
+    by_number = await register(
+        api,
+        department,
+        D(2026, 11, 2),
+        title="老旧小区改造文件",
+        document_number="示建发〔2026〕12号",
+        description="申请公开示建发〔2026〕12号文件全文",
+    )
+    by_title = await register(
+        api,
+        department,
+        D(2026, 11, 2),
+        applicant=applicant(id_number=resident_id(31), name="李四"),
+        title="2026年城镇老旧小区改造计划",
+        description="申请公开本市2026年城镇老旧小区改造计划",
+    )
+    unrelated = await register(
+        api,
+        department,
+        D(2026, 11, 2),
+        applicant=applicant(id_number=resident_id(32), name="赵六"),
+        title="人民路12号违法建设处罚决定书",
+        description="申请公开人民路12号违法建设的行政处罚决定书",
+    )
+    seen = {}
+    for created in (by_number, by_title, unrelated):
+        resp = await api.client.get(f"/applications/{created['id']}", headers=staff)
+        assert resp.status_code == 200, resp.text
+        seen[created["id"]] = resp.json()["published_match"]
+    assert seen[by_number["id"]]["item_id"] == str(item_id) and seen[by_number["id"]]["why"] == "文号相同"
+    assert seen[by_number["id"]]["index_number"] == "11330100MB0000001X/2026-00012"
+    assert seen[by_title["id"]]["item_id"] == str(item_id) and seen[by_title["id"]]["why"] == "标题相近"
+    assert seen[unrelated["id"]] is None
 
 
 # -- the worker with NATS --------------------------------------------------------------------------------------
