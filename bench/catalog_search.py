@@ -888,6 +888,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200, help="timed queries of each kind (after a warm-up)")
     parser.add_argument("--scan-runs", type=int, default=5, help="queries of each kind run as a scan (slow)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="generator/segmenter processes")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the scratch database and the tantivy index (to study them)"
+    )
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -912,11 +915,14 @@ def main(argv: list[str] | None = None) -> int:
         r["load_end"] = os.getloadavg()
         ok = report(args, servers, r)
     finally:
-        try:
-            asyncio.run(drop_database(servers, db_name))
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            servers.stop()
+        if args.keep and not servers.embedded:
+            print(f"kept: database {db_name}, tantivy index {tmp / 'index'}")
+        else:
+            try:
+                asyncio.run(drop_database(servers, db_name))
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+                servers.stop()
     print(f"total {time.monotonic() - started:.0f} s")
     return 0 if ok else 1
 
