@@ -14,10 +14,12 @@ from sqlalchemy.orm import defer
 
 from gongkai_catalog import service
 from gongkai_catalog.models import (
+    LINK_RELATION_LABELS,
     Category,
     Item,
     ItemKind,
     ItemStatus,
+    LinkRelation,
     Organization,
     OrganizationType,
     PilotArea,
@@ -39,6 +41,7 @@ from gongkai_catalog.schemas import (
     HistoryEntryOut,
     ImportResult,
     ItemCreate,
+    ItemLinkOut,
     ItemOut,
     ItemSummaryOut,
     ItemUpdate,
@@ -375,13 +378,32 @@ async def delete_negative_term(
 # --------------------------------------------------------------------------------------------
 
 
-async def _item_out(session: Any, item: Item, settings: CatalogSettings) -> ItemOut:
+async def _item_out(session: Any, item: Item, settings: CatalogSettings, principal: Principal) -> ItemOut:
     out = ItemOut.model_validate(item)
     out.review_stage_name = service.stage_name(settings, item.review_stage)
     out.attachments = [
         AttachmentOut.model_validate(a) for a in await service.list_attachments(session, item_id=item.id)
     ]
+    out.links = [_link_out(link) for link in await service.item_links(session, item=item, principal=principal)]
     return out
+
+
+def _link_out(link: dict[str, Any]) -> ItemLinkOut:
+    relation: LinkRelation = link["relation"]
+    forward, backward = LINK_RELATION_LABELS[relation]
+    name = {LinkRelation.interprets: "interpreted_by", LinkRelation.responds_to: "responded_by"}[relation]
+    other: Item = link["item"]
+    return ItemLinkOut(
+        relation=name if link["inverse"] else relation.value,
+        relation_label=backward if link["inverse"] else forward,
+        item_id=other.id,
+        title=other.title,
+        kind=other.kind,
+        index_number=other.index_number,
+        document_number=other.document_number,
+        status=other.status,
+        published_on=other.published_on,
+    )
 
 
 @router.post(
@@ -396,7 +418,7 @@ async def create_item(
     data: ItemCreate, session: SessionDep, principal: StaffPrincipal, settings: SettingsDep
 ) -> ItemOut:
     item = await service.create_item(session, principal=principal, data=data)
-    return await _item_out(session, item, settings)
+    return await _item_out(session, item, settings, principal)
 
 
 @router.get(
@@ -455,7 +477,7 @@ async def get_item(
     item_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, settings: SettingsDep
 ) -> ItemOut:
     item = await service.get_item(session, item_id=item_id, principal=principal)
-    return await _item_out(session, item, settings)
+    return await _item_out(session, item, settings, principal)
 
 
 @router.patch(
@@ -469,7 +491,7 @@ async def update_item(
     item_id: uuid.UUID, data: ItemUpdate, session: SessionDep, principal: StaffPrincipal, settings: SettingsDep
 ) -> ItemOut:
     item = await service.update_item(session, item_id=item_id, principal=principal, data=data)
-    return await _item_out(session, item, settings)
+    return await _item_out(session, item, settings, principal)
 
 
 @router.get(
@@ -516,7 +538,7 @@ async def submit_item(
         override_reason=data.override_reason if data else None,
         settings=settings,
     )
-    return await _item_out(session, item, settings)
+    return await _item_out(session, item, settings, principal)
 
 
 @router.post(
@@ -536,7 +558,7 @@ async def approve_item(
     item = await service.approve_item(
         session, item_id=item_id, principal=principal, opinion=data.opinion if data else None, settings=settings
     )
-    return await _item_out(session, item, settings)
+    return await _item_out(session, item, settings, principal)
 
 
 @router.post(
@@ -552,7 +574,7 @@ async def return_item(
     item = await service.return_item(
         session, item_id=item_id, principal=principal, opinion=data.opinion, settings=settings
     )
-    return await _item_out(session, item, settings)
+    return await _item_out(session, item, settings, principal)
 
 
 @router.post(
@@ -576,7 +598,7 @@ async def publish_item(
         override_reason=data.override_reason if data else None,
         settings=settings,
     )
-    return await _item_out(session, item, settings)
+    return await _item_out(session, item, settings, principal)
 
 
 @router.post(
@@ -596,7 +618,7 @@ async def repeal_item(
     item = await service.repeal_item(
         session, item_id=item_id, principal=principal, repealed_on=data.repealed_on, reason=data.reason
     )
-    return await _item_out(session, item, settings)
+    return await _item_out(session, item, settings, principal)
 
 
 @router.post(

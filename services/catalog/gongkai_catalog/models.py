@@ -10,6 +10,9 @@
   ``published_on``/``published_at`` (发布日期), ``effective_on`` (实施日期), ``abolish_on`` (废止日期);
 - validity: ``validity`` (有效/失效/废止) and ``validity_changed_on``; ``supersedes_id`` and
   ``superseded_by_id`` link revisions both ways;
+- origin: ``origin``/``origin_id`` name the system and record an item was published from (a 政策解读
+  from the interpretation service); unique together, so a redelivered event cannot publish it twice;
+  ``item_links`` relates items (an interpretation to its policy, 双向关联);
 - workflow: ``status`` (draft → in_review → approved → published) and ``review_stage``; only
   ``status == published`` is public;
 - the publication clock: ``due_on``, ``due_provisional``, ``published_late``, and when the due-soon and
@@ -262,6 +265,38 @@ class Item(IdMixin, TimestampMixin, Base):
     due_soon_sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     overdue_sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200))
+    #: The system an item came from (``interpretation``, ``sentiment``) and its id there; null when drafted here.
+    origin: Mapped[str | None] = mapped_column(String(40))
+    origin_id: Mapped[uuid.UUID | None] = mapped_column()
+
+    __table_args__ = (UniqueConstraint("origin", "origin_id"),)
+
+
+class LinkRelation(StrEnum):
+    """How ``item_links.item_id`` relates to ``target_id``; the view from the target is the inverse."""
+
+    interprets = "interprets"  # 政策解读 → 所解读的政策
+    responds_to = "responds_to"  # 回应关切 → 所回应的信息
+
+
+#: (label seen from the item, label seen from the target).
+LINK_RELATION_LABELS = {
+    LinkRelation.interprets: ("所解读的政策", "政策解读"),
+    LinkRelation.responds_to: ("所回应的信息", "回应关切"),
+}
+
+
+class ItemLink(IdMixin, TimestampMixin, Base):
+    """A link between two items, shown on both (双向关联): a policy shows its interpretations, each
+    interpretation shows its policy (国办发〔2016〕80号 and domain.md §4: policy and interpretation link to each
+    other)."""
+
+    __tablename__ = "item_links"
+    __table_args__ = (UniqueConstraint("item_id", "target_id", "relation"),)
+
+    item_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    relation: Mapped[LinkRelation] = mapped_column(_enum(LinkRelation, "link_relation", 30))
 
 
 class Attachment(IdMixin, TimestampMixin, Base):

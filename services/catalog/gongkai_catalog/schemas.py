@@ -304,6 +304,10 @@ class ItemSummaryOut(BaseModel):
     due_on: dt.date | None = Field(default=None, description="应发布日期：生成日期起20个工作日（条例第二十六条）")
     due_provisional: bool = Field(default=False, description="应发布日期为暂定（跨入尚未载入的年份）")
     published_late: bool | None = Field(default=None, description="是否逾期发布")
+    origin: str | None = Field(
+        default=None, description="来源系统：interpretation（政策解读系统发布）；在目录中起草的为空"
+    )
+    origin_id: uuid.UUID | None = Field(default=None, description="来源系统中的标识（如解读标识）")
 
     @computed_field(description="文件类型（中文）")  # type: ignore[prop-decorator]
     @property
@@ -326,10 +330,30 @@ class ItemSummaryOut(BaseModel):
         return VALIDITY_LABELS[self.validity]
 
 
+class ItemLinkOut(BaseModel):
+    """A linked item, as seen from the item shown (双向关联)."""
+
+    relation: str = Field(
+        description="关系：interprets 所解读的政策 / interpreted_by 政策解读 / "
+        "responds_to 所回应的信息 / responded_by 回应关切"
+    )
+    relation_label: str = Field(description="关系（中文）")
+    item_id: uuid.UUID = Field(description="关联信息")
+    title: str = Field(description="标题")
+    kind: ItemKind = Field(description="文件类型")
+    index_number: str | None = Field(default=None, description="索引号")
+    document_number: str | None = Field(default=None, description="文号")
+    status: ItemStatus = Field(description="状态")
+    published_on: dt.date | None = Field(default=None, description="发布日期")
+
+
 class ItemOut(ItemSummaryOut):
     body: str
     review_stage_name: str | None = Field(default=None, description="当前审查环节")
     attachments: list[AttachmentOut] = Field(default_factory=list, description="附件")
+    links: list[ItemLinkOut] = Field(
+        default_factory=list, description="关联信息（双向关联：政策显示其解读，解读显示其政策）"
+    )
 
 
 class OverrideIn(BaseModel):

@@ -37,10 +37,12 @@ from gongkai_shared.contracts.catalog import (
     PolicyPublishedV1,
     PolicySupersededV1,
 )
+from gongkai_shared.contracts.interpretation import InterpretationPublishedV1
 from gongkai_shared.contracts.requests import TopicRepeatedV1
 from gongkai_shared.db import utcnow
 from gongkai_shared.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from gongkai_shared.events import Envelope, emit
+from gongkai_shared.events.consumer import PermanentError
 from gongkai_shared.timeutil import china_date_of, china_today
 from sqlalchemy import and_, delete, extract, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
@@ -61,7 +63,9 @@ from gongkai_catalog.models import (
     Item,
     ItemEvent,
     ItemKind,
+    ItemLink,
     ItemStatus,
+    LinkRelation,
     NegativeTerm,
     Organization,
     PilotArea,
@@ -86,6 +90,7 @@ from gongkai_catalog.schemas import (
     PilotAreaIn,
     Table2Out,
 )
+from gongkai_catalog.search import index_item
 from gongkai_catalog.settings import CatalogSettings
 
 log = structlog.get_logger("gongkai.catalog")
@@ -113,6 +118,8 @@ ACTION_LABELS = {
     "expired": "失效",
     "attachment_added": "上传附件",
     "attachment_removed": "删除附件",
+    "received": "由其他系统提交",
+    "interpretation_linked": "关联政策解读",
 }
 
 
@@ -640,6 +647,7 @@ async def create_item(session: AsyncSession, *, principal: Principal, data: Item
     await session.flush()
     _record(session, item, principal, "created", stage="草稿")
     await session.flush()
+    await index_item(session, item)
     return item
 
 
@@ -688,6 +696,7 @@ async def update_item(session: AsyncSession, *, item_id: uuid.UUID, principal: P
         await _set_due(session, item)
     _record(session, item, principal, "updated", stage="草稿", details={"fields": sorted(changes)})
     await session.flush()
+    await index_item(session, item)
     return item
 
 
@@ -728,6 +737,7 @@ async def add_attachment(
     await session.flush()
     _record(session, item, principal, "attachment_added", stage="草稿", details={"filename": filename})
     await session.flush()
+    await index_item(session, item)  # text attachments are searchable
     return attachment
 
 
@@ -761,6 +771,7 @@ async def delete_attachment(
     _record(session, item, principal, "attachment_removed", stage="草稿", details={"filename": attachment.filename})
     await session.delete(attachment)
     await session.flush()
+    await index_item(session, item)
 
 
 # --------------------------------------------------------------------------------------------
@@ -888,6 +899,7 @@ async def submit_item(
     item.status = ItemStatus.in_review
     item.review_stage = 0
     await session.flush()
+    await index_item(session, item)
     return item
 
 
@@ -919,6 +931,7 @@ async def approve_item(
     else:
         item.review_stage = stage + 1
     await session.flush()
+    await index_item(session, item)
     return item
 
 
@@ -935,6 +948,7 @@ async def return_item(
     item.status = ItemStatus.draft
     item.review_stage = None
     await session.flush()
+    await index_item(session, item)
     return item
 
 
@@ -992,7 +1006,7 @@ def _validity_payload(item: Item, reason: str | None) -> ItemValidityChangedV1:
     )
 
 
-async def _supersede(session: AsyncSession, new: Item, principal: Principal, today: dt.date) -> Item:
+async def _supersede(session: AsyncSession, new: Item, principal: Principal | None, today: dt.date) -> Item:
     """Link the new version and the old both ways (both stay public); the old stops being in force."""
     assert new.supersedes_id is not None
     old = await session.get(Item, new.supersedes_id, with_for_update=True)
@@ -1062,6 +1076,22 @@ async def publish_item(
     if not org.code:
         raise Conflict("发布机构尚未登记机关代码，无法编制索引号", code="organization_code_missing")
     await _sensitive_gate(session, item, principal, check="publish", override_reason=override_reason, at=utcnow())
+    await _publish(session, item, org, principal)
+    return item
+
+
+async def _publish(
+    session: AsyncSession,
+    item: Item,
+    org: Organization,
+    principal: Principal | None,
+    *,
+    opinion: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The publication itself (the caller checked review and the sensitive content): 索引号, dates, lateness
+    (art. 26), the supersede links, the search row, and the events, all in the caller's transaction."""
+    assert org.code
     today = china_today()
     item.index_number = await next_index_number(session, agency_code=org.code, year=today.year)
     item.status = ItemStatus.published
@@ -1077,10 +1107,18 @@ async def publish_item(
         "published",
         stage="发布",
         decision="逾期发布" if item.published_late else "按期发布",
-        details={"index_number": item.index_number, "due_on": item.due_on.isoformat() if item.due_on else None},
+        opinion=opinion,
+        details={
+            "index_number": item.index_number,
+            "due_on": item.due_on.isoformat() if item.due_on else None,
+            **(details or {}),
+        },
     )
     old = await _supersede(session, item, principal, today) if item.supersedes_id else None
     await session.flush()
+    await index_item(session, item)
+    if old is not None:
+        await index_item(session, old)
     await emit(
         session,
         event_tables,
@@ -1101,6 +1139,9 @@ async def publish_item(
             published_on=today,
             due_on=item.due_on,
             published_late=bool(item.published_late),
+            origin=item.origin,
+            origin_id=item.origin_id,
+            interprets_item_id=await _interpreted_policy(session, item),
         ),
     )
     if item.kind in POLICY_KINDS:
@@ -1132,7 +1173,6 @@ async def publish_item(
                 head_name=org.head_name,
             ),
         )
-    return item
 
 
 # --------------------------------------------------------------------------------------------
@@ -1161,6 +1201,7 @@ async def repeal_item(
     item.abolish_on = repealed_on
     _record(session, item, principal, "repealed", decision="废止", opinion=reason, details={"on": str(repealed_on)})
     await session.flush()
+    await index_item(session, item)
     await emit(session, event_tables, ITEM_VALIDITY_CHANGED_V1, _validity_payload(item, reason))
     return item
 
@@ -1188,6 +1229,8 @@ async def expiry_sweep(session: AsyncSession, *, today: dt.date | None = None, b
         _record(session, item, None, "expired", decision="失效", opinion=f"废止日期 {item.abolish_on} 已到")
         await emit(session, event_tables, ITEM_VALIDITY_CHANGED_V1, _validity_payload(item, "expired"))
     await session.flush()
+    for item in items:
+        await index_item(session, item)
     return len(items)
 
 
@@ -1388,3 +1431,153 @@ async def decide_suggestion(
     suggestion.decision_note = note
     await session.flush()
     return suggestion
+
+
+# --------------------------------------------------------------------------------------------
+# Links from other services (issue 3 point 8; issue 5 point 6): 政策解读 items, 双向关联
+# --------------------------------------------------------------------------------------------
+
+INTERPRETATION_ORIGIN = "interpretation"
+#: The history entry of a 政策解读 published from the interpretation service, whose review it passed there.
+FROM_INTERPRETATION = "由政策解读系统发布"
+INTERPRETATION_SYSTEM = Principal(subject="system:interpretation", name="政策解读系统", roles=frozenset({Role.system}))
+
+
+def interpretation_body(event: InterpretationPublishedV1) -> str:
+    """The 政策解读 item's body: the interpretation's text, its forms (with their links or attachments) and its
+    Q&A (简明问答), in that order (domain.md §4: forms other than text count, and are shown)."""
+    parts = [event.text.strip()] if event.text.strip() else []
+    forms = []
+    for f in event.forms:
+        where = f.url or (f"附件 {f.attachment_id}" if f.attachment_id else "")
+        line = f"【{f.form_label}】{f.title or ''}"
+        forms.append(f"{line}：{where}" if where else line)
+    if forms:
+        parts.append("解读形式：\n" + "\n".join(forms))
+    if event.qa_pairs:
+        parts.append("简明问答：\n" + "\n".join(f"问：{q.question}\n答：{q.answer}" for q in event.qa_pairs))
+    return "\n\n".join(parts)
+
+
+async def _interpreted_policy(session: AsyncSession, item: Item) -> uuid.UUID | None:
+    if item.kind != ItemKind.interpretation:
+        return None
+    return await session.scalar(
+        select(ItemLink.target_id).where(ItemLink.item_id == item.id, ItemLink.relation == LinkRelation.interprets)
+    )
+
+
+async def on_interpretation_published(session: AsyncSession, envelope: Envelope) -> None:
+    """``interpretation.interpretation.published``: publish a 政策解读 item linked both ways with its policy.
+
+    The interpretation went through review in the interpretation service (三同步: 同步审签), so the item is
+    published at once, for the policy's organization, with its own 索引号. The sensitive-content check still
+    runs (a leaked ID number is a leak whoever reviewed it): with findings the item waits in 保密审查 for
+    a catalog reviewer instead. Idempotent beyond the inbox: one item per interpretation (``origin_id``).
+    An interpretation of a policy the catalog does not hold cannot be linked: a dead letter with the reason.
+    """
+    event = InterpretationPublishedV1.model_validate(envelope.data)
+    done = await session.scalar(
+        select(Item.id).where(Item.origin == INTERPRETATION_ORIGIN, Item.origin_id == event.interpretation_id)
+    )
+    if done is not None:
+        return
+    policy = await session.get(Item, event.policy_item_id, with_for_update=True)
+    if policy is None:
+        raise PermanentError(
+            f"解读所对应的政策文件不在目录中（policy_item_id={event.policy_item_id}），无法发布并关联政策解读"
+        )
+    if policy.status != ItemStatus.published:
+        raise PermanentError(f"解读所对应的政策文件尚未发布（policy_item_id={policy.id}），无法发布政策解读")
+    org = await session.get(Organization, policy.organization_id)
+    assert org is not None
+    if not org.code:
+        raise PermanentError(
+            f"机关“{org.name}”尚未登记机关代码，无法编制索引号；登记后可重放该事件（deadletter replay）"
+        )
+    item = Item(
+        organization_id=policy.organization_id,
+        category_id=policy.category_id,
+        title=event.title.strip()[:500] or f"《{policy.title}》政策解读"[:500],
+        summary=f"对《{policy.title}》{f'（{policy.document_number}）' if policy.document_number else ''}的解读",
+        kind=ItemKind.interpretation,
+        body=interpretation_body(event),
+        publisher=org.name,
+        subject_category=policy.subject_category,
+        keywords=list(policy.keywords or []),
+        written_on=event.published_on,
+        formed_on=event.published_on,
+        status=ItemStatus.in_review,
+        review_stage=0,
+        validity=Validity.effective,
+        created_by=INTERPRETATION_SYSTEM.subject,
+        origin=INTERPRETATION_ORIGIN,
+        origin_id=event.interpretation_id,
+    )
+    session.add(item)
+    await _set_due(session, item)
+    await session.flush()
+    session.add(ItemLink(item_id=item.id, target_id=policy.id, relation=LinkRelation.interprets))
+    source = {
+        "interpretation_id": str(event.interpretation_id),
+        "task_id": str(event.task_id),
+        "head_name": event.head_name,
+        "on_time": event.on_time,
+        "quality_score": event.quality_score,
+        "interpretation_published_on": event.published_on.isoformat(),
+    }
+    _record(
+        session,
+        item,
+        INTERPRETATION_SYSTEM,
+        "received",
+        stage=CONFIDENTIALITY_STAGE,
+        opinion="政策解读已在政策解读系统审核通过",
+        details=source,
+    )
+    _record(
+        session,
+        policy,
+        INTERPRETATION_SYSTEM,
+        "interpretation_linked",
+        decision="关联",
+        opinion=f"关联政策解读《{item.title}》",
+        details={"interpretation_item_id": str(item.id), **source},
+    )
+    await session.flush()
+    findings = await scan_item(session, item)
+    if findings:
+        _record(
+            session,
+            item,
+            INTERPRETATION_SYSTEM,
+            "submitted",
+            stage=CONFIDENTIALITY_STAGE,
+            decision="待审核",
+            opinion=f"敏感内容检查发现 {len(findings)} 处，须审核人员处理后发布（不自动发布）",
+            details={"findings": [{k: v for k, v in f.items() if k != "key"} for f in findings]},
+        )
+        log.warning("interpretation_held_for_review", item_id=str(item.id), findings=len(findings))
+        await session.flush()
+        await index_item(session, item)
+        return
+    await _publish(session, item, org, INTERPRETATION_SYSTEM, opinion=FROM_INTERPRETATION, details=source)
+
+
+async def item_links(session: AsyncSession, *, item: Item, principal: Principal) -> list[dict[str, Any]]:
+    """The items linked to ``item``, seen from it (双向关联): a policy lists its 政策解读, an interpretation its
+    policy. Only linked items the caller may see (published, or their department's)."""
+    out: list[dict[str, Any]] = []
+    outgoing = await session.execute(
+        select(ItemLink.relation, Item).join(Item, Item.id == ItemLink.target_id).where(ItemLink.item_id == item.id)
+    )
+    incoming = await session.execute(
+        select(ItemLink.relation, Item).join(Item, Item.id == ItemLink.item_id).where(ItemLink.target_id == item.id)
+    )
+    for rows, inverse in ((outgoing, False), (incoming, True)):
+        for relation, other in rows.all():
+            if other.status != ItemStatus.published and not principal.can_act_for(other.organization_id):
+                continue
+            out.append({"relation": relation, "inverse": inverse, "item": other})
+    out.sort(key=lambda r: (r["inverse"], r["item"].published_at or utcnow(), r["item"].id))
+    return out

@@ -28,6 +28,14 @@ def sweeps(settings: CatalogSettings) -> list[Sweep]:
 def handlers(settings: CatalogSettings) -> list[Handler]:
     return [
         Handler(name="catalog-topic-repeated", subject="requests.topic.repeated", handle=service.on_topic_repeated),
+        # A published interpretation becomes a 政策解读 item linked both ways with its policy (issue 3 point 8).
+        Handler(
+            name="catalog-interpretation-published",
+            subject="interpretation.interpretation.published",
+            handle=service.on_interpretation_published,
+        ),
+        # sentiment.response.published (回应关切 items): not consumed yet; the sentiment service has no contract
+        # for it in gongkai_shared.contracts (see the catalog's README notes).
         calendar_updated_handler(
             name="catalog-calendar-updated", table=calendar_table, recompute=service.recompute_due_dates
         ),

@@ -107,6 +107,12 @@ class ItemPublishedV1(BaseModel):
     published_on: dt.date = Field(description="发布日期")
     due_on: dt.date | None = Field(default=None, description="应发布日期（条例第二十六条）")
     published_late: bool = Field(default=False, description="是否超过20个工作日才发布")
+    # Added with issue 3 point 8 (optional, so v1 consumers and producers stay compatible).
+    origin: str | None = Field(
+        default=None, description="来源系统：interpretation（政策解读系统）、sentiment（舆情回应）；目录内起草的为空"
+    )
+    origin_id: uuid.UUID | None = Field(default=None, description="来源系统中的标识（如解读标识）")
+    interprets_item_id: uuid.UUID | None = Field(default=None, description="政策解读所解读的政策文件（双向关联）")
 
 
 class PolicySupersededV1(BaseModel):
