@@ -34,8 +34,9 @@ def handlers(settings: CatalogSettings) -> list[Handler]:
             subject="interpretation.interpretation.published",
             handle=service.on_interpretation_published,
         ),
-        # sentiment.response.published (回应关切 items): not consumed yet; the sentiment service has no contract
-        # for it in gongkai_shared.contracts (see the catalog's README notes).
+        # sentiment.response.published → a 回应关切 item (issue 3 point 8) is NOT consumed yet: when this was
+        # written the sentiment service had no payload contract (gongkai_shared/contracts/sentiment.py). Once it
+        # exists, consume it like on_interpretation_published (origin "sentiment", LinkRelation.responds_to).
         calendar_updated_handler(
             name="catalog-calendar-updated", table=calendar_table, recompute=service.recompute_due_dates
         ),
