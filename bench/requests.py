@@ -822,6 +822,9 @@ async def explain(db_url: str) -> dict[str, str]:
     conn = await asyncpg.connect(plain)
     try:
         dept = department_ids()[0]
+        largest = await conn.fetchval(
+            "SELECT department_id FROM applications GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        )
         row = await conn.fetchrow(
             "SELECT sort_due_on, id FROM applications WHERE department_id = $1 AND status = 'closed' "
             "ORDER BY sort_due_on, id OFFSET (SELECT count(*) * 0.8 FROM applications WHERE department_id = $1 "
@@ -839,16 +842,19 @@ async def explain(db_url: str) -> dict[str, str]:
                 "AND (sort_due_on, id) > ($2, $3) ORDER BY sort_due_on, id LIMIT 51",
                 [dept, row["sort_due_on"], row["id"]] if row else [dept, dt.date.min, uuid.UUID(int=0)],
             ),
-            "statistics, carried over (一 … 二)": (
-                "SELECT applicant_type, applicant_kind, count(*) FROM applications WHERE department_id = $1 "
-                "AND received_on < '2026-01-01' AND (coalesce(replied_on, closed_on) IS NULL OR "
-                "coalesce(replied_on, closed_on) >= '2026-01-01') GROUP BY 1, 2",
-                [dept],
+            "statistics, table 三 (service.annual_tables' query), the largest department, 2024": (
+                "SELECT applicant_type, applicant_kind, outcome, count(*) FILTER (WHERE received_on >= '2024-01-01'), "
+                "count(*) FILTER (WHERE received_on < '2024-01-01'), count(*) FILTER (WHERE coalesce(replied_on, "
+                "closed_on, 'infinity'::date) <= '2024-12-31'), count(*) FILTER (WHERE coalesce(replied_on, "
+                "closed_on, 'infinity'::date) > '2024-12-31') FROM applications WHERE department_id = $1 AND "
+                "received_on <= '2024-12-31' AND coalesce(replied_on, closed_on, 'infinity'::date) >= '2024-01-01' "
+                "GROUP BY 1, 2, 3",
+                [largest],
             ),
-            "statistics, outcomes (三)": (
-                "SELECT outcome, applicant_type, applicant_kind, count(*) FROM applications WHERE department_id = $1 "
-                "AND coalesce(replied_on, closed_on) BETWEEN '2025-01-01' AND '2025-12-31' GROUP BY 1, 2, 3",
-                [dept],
+            "statistics, table 四": (
+                "SELECT kind, result, concluded_on FROM remedies WHERE department_id = $1 "
+                "AND filed_on BETWEEN '2024-01-01' AND '2024-12-31'",
+                [largest],
             ),
         }
         out = {}
@@ -858,6 +864,61 @@ async def explain(db_url: str) -> dict[str, str]:
         return out
     finally:
         await conn.close()
+
+
+async def intake_checks(db_url: str, r: dict[str, Any], runs: int = 30) -> None:
+    """Diagnostic: the similarity checks every intake runs (``service.find_repeat_of``, ``match_published``,
+    ``detect_repeated_topic``: cosine over the department's recent applications), for recent applications of the
+    busiest department, each in a transaction rolled back."""
+    from gongkai_requests import service
+    from gongkai_requests.models import Application
+    from gongkai_requests.settings import RequestsSettings
+    from gongkai_shared.db import create_engine, make_sessionmaker
+    from sqlalchemy import func, select
+
+    settings = RequestsSettings(database_url=db_url)
+    engine = create_engine(db_url)
+    maker = make_sessionmaker(engine)
+    since = TODAY - dt.timedelta(days=settings.topic_window_days)
+    try:
+        async with maker() as session:
+            dept, window = (
+                await session.execute(
+                    select(Application.department_id, func.count())
+                    .where(Application.received_on >= since)
+                    .group_by(Application.department_id)
+                    .order_by(func.count().desc())
+                    .limit(1)
+                )
+            ).one()
+            ids = (
+                await session.scalars(
+                    select(Application.id)
+                    .where(Application.department_id == dept)
+                    .order_by(Application.received_on.desc())
+                    .limit(runs + 1)
+                )
+            ).all()
+        times: dict[str, list[float]] = {"repeat": [], "published": [], "topic": []}
+        for k, app_id in enumerate(ids):
+            async with maker() as session, session.begin():
+                app = await session.get(Application, app_id)
+                assert app is not None
+                t0 = time.perf_counter()
+                await service.find_repeat_of(session, app)
+                t1 = time.perf_counter()
+                await service.match_published(session, app)
+                t2 = time.perf_counter()
+                await service.detect_repeated_topic(session, app, settings=settings)
+                t3 = time.perf_counter()
+                await session.rollback()
+            if k:  # the first is a warm-up
+                times["repeat"].append(t1 - t0)
+                times["published"].append(t2 - t1)
+                times["topic"].append(t3 - t2)
+        r["intake"] = {"window": window, "times": times, "days": settings.topic_window_days}
+    finally:
+        await engine.dispose()
 
 
 # ---------------------------------------------------------------------------------------------- recompute
@@ -1061,6 +1122,19 @@ def report(args: argparse.Namespace, servers: Servers, r: dict[str, Any]) -> boo
             f"{changed:,} deadlines moved"
         )
     print(f"  before (every open application, service.recompute_open): {r['recompute_all']:.2f} s")
+    if r.get("intake"):
+        it = r["intake"]
+        print(
+            f"intake similarity checks (diagnostic; busiest department: {it['window']:,} applications in the last "
+            f"{it['days']} days, the topic check reads the 500 latest):"
+        )
+        for name, label in (
+            ("repeat", "find_repeat_of (same applicant)"),
+            ("published", "match_published"),
+            ("topic", "detect_repeated_topic"),
+        ):
+            v = it["times"][name]
+            print(f"  {label:34} p50 {ms(pct(v, 50)):>9} ms   p99 {ms(pct(v, 99)):>9} ms")
     if r.get("plans"):
         print()
         for name, plan in r["plans"].items():
@@ -1092,7 +1166,7 @@ async def drop_database(servers: Servers, db_name: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--applications", type=int, default=1_000_000, help="applications to generate")
-    parser.add_argument("--runs", type=int, default=1000, help="timed runs of each work list page and PK read")
+    parser.add_argument("--runs", type=int, default=500, help="timed runs of each work list page and PK read")
     parser.add_argument("--stat-runs", type=int, default=20, help="timed annual statistics (department-years)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="generator processes")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the measured queries")
@@ -1120,6 +1194,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(measure(args, db_url, r))
         if args.explain:
             r["plans"] = asyncio.run(explain(db_url))
+        print("intake similarity checks …", flush=True)
+        asyncio.run(intake_checks(db_url, r))
         if not args.no_recompute:
             print("calendar recompute …", flush=True)
             asyncio.run(recompute(db_url, r))

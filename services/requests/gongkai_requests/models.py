@@ -142,6 +142,20 @@ class Application(IdMixin, TimestampMixin, Base):
         Index("ix_applications_office_worklist", "status", "sort_due_on", "id"),
         Index("ix_applications_identity_received", "identity_hash", "received_on"),
         Index("ix_applications_department_received", "department_id", "received_on"),
+        # Annual statistics (tables 三): an index-only range over the day each application was concluded.
+        Index(
+            "ix_applications_statistics",
+            "department_id",
+            text("coalesce(replied_on, closed_on, 'infinity'::date)"),
+            postgresql_include=[
+                "received_on",
+                "replied_on",
+                "closed_on",
+                "applicant_type",
+                "applicant_kind",
+                "outcome",
+            ],
+        ),
         # A calendar change recomputes the open applications whose deadlines reach into the changed year.
         Index(
             "ix_applications_open_deadlines_through",
@@ -306,6 +320,15 @@ class Remedy(IdMixin, TimestampMixin, Base):
     """行政复议 / 行政诉讼 about an application (annual report table 四)."""
 
     __tablename__ = "remedies"
+    __table_args__ = (
+        # Table 四: a department's cases filed in a year, read from the index alone.
+        Index(
+            "ix_remedies_department_filed",
+            "department_id",
+            "filed_on",
+            postgresql_include=["kind", "result", "concluded_on"],
+        ),
+    )
 
     application_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
     department_id: Mapped[uuid.UUID] = mapped_column(index=True)

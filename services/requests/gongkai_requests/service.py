@@ -46,7 +46,7 @@ from gongkai_shared.ids import uuid7
 from gongkai_shared.pagination import PageParams, paginate
 from gongkai_shared.text import cosine_similarity
 from gongkai_shared.validators import mask_mobile, mask_resident_id, mobile_problem, normalize_resident_id
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -1595,31 +1595,35 @@ async def annual_tables(session: AsyncSession, *, department_id: uuid.UUID, year
     year with their result as of 31 December (a case concluded later is 尚未审结).
     """
     start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    concluded = func.coalesce(Application.replied_on, Application.closed_on)
-    kind_cols = (Application.applicant_type, Application.applicant_kind)
-    mine = Application.department_id == department_id
-
-    async def by_column(*where: Any) -> dict[ApplicantColumn, int]:
-        rows = await session.execute(select(*kind_cols, func.count()).where(mine, *where).group_by(*kind_cols))
-        out: dict[ApplicantColumn, int] = {}
-        for applicant_type, kind, n in rows:
-            column = _column(applicant_type, kind)
-            out[column] = out.get(column, 0) + n
-        return out
-
-    new = await by_column(Application.received_on.between(start, end))
-    carried_over = await by_column(Application.received_on < start, or_(concluded.is_(None), concluded >= start))
-    carried_forward = await by_column(Application.received_on <= end, or_(concluded.is_(None), concluded > end))
-    outcome_counts: dict[Outcome, dict[ApplicantColumn, int]] = {}
+    # The day it was concluded, or never: the expression of ix_applications_statistics (an index-only range).
+    concluded = func.coalesce(Application.replied_on, Application.closed_on, literal_column("'infinity'::date"))
+    received = Application.received_on
+    # One pass over the applications alive during the year (received by 31 December, not concluded before
+    # 1 January); each of them is in exactly one of 一/二 and one of （三）/四.
     rows = await session.execute(
-        select(Application.outcome, *kind_cols, func.count())
-        .where(mine, concluded.between(start, end))
-        .group_by(Application.outcome, *kind_cols)
+        select(
+            Application.applicant_type,
+            Application.applicant_kind,
+            Application.outcome,
+            func.count().filter(received >= start),
+            func.count().filter(received < start),
+            func.count().filter(concluded <= end),
+            func.count().filter(concluded > end),
+        )
+        .where(Application.department_id == department_id, received <= end, concluded >= start)
+        .group_by(Application.applicant_type, Application.applicant_kind, Application.outcome)
     )
-    for outcome, applicant_type, kind, n in rows:
+    new: dict[ApplicantColumn, int] = {}
+    carried_over: dict[ApplicantColumn, int] = {}
+    carried_forward: dict[ApplicantColumn, int] = {}
+    outcome_counts: dict[Outcome, dict[ApplicantColumn, int]] = {}
+    for applicant_type, kind, outcome, n_new, n_over, n_concluded, n_forward in rows:
         column = _column(applicant_type, kind)
-        per = outcome_counts.setdefault(Outcome(outcome or Outcome.OTHER.value), {})
-        per[column] = per.get(column, 0) + n
+        for counts, n in ((new, n_new), (carried_over, n_over), (carried_forward, n_forward)):
+            counts[column] = counts.get(column, 0) + n
+        if n_concluded:
+            per = outcome_counts.setdefault(Outcome(outcome or Outcome.OTHER.value), {})
+            per[column] = per.get(column, 0) + n_concluded
     table3 = build_table3(new, carried_over, outcome_counts, carried_forward)
 
     counts: dict[TableRemedyKind, dict[CaseResult, int]] = {k: {} for k in TableRemedyKind}
