@@ -81,7 +81,10 @@ class GatewaySettings(ServiceSettings):
     webhook_pause_after_seconds: float = Field(default=86_400.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    #: Lanes (one per subscription and subject) sent at the same time.
     webhook_concurrency: int = Field(default=16, ge=1)
+    #: Deliveries of one lane claimed together and sent one after the other (see delivery.py).
+    webhook_lane_batch: int = Field(default=50, ge=1, le=1000)
     #: Kept delivery rows (and their attempt log) for this long after they succeeded or failed.
     webhook_log_retention_days: int = Field(default=30, ge=1)
     admin_username: str | None = Field(default=None, validation_alias="GK_ADMIN_USERNAME")

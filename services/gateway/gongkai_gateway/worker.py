@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gongkai_shared.db import create_engine
 from gongkai_shared.events import Envelope, Handler
 from gongkai_shared.events.streams import PRODUCERS
 from gongkai_shared.service import Sweep, run_worker
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gongkai_gateway import service, webhooks
@@ -24,15 +24,22 @@ from gongkai_gateway.settings import GatewaySettings
 __all__ = ["handlers", "main"]
 
 
-async def _ingest(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-    await webhooks.ingest(session, envelopes)
+def _ingester(on_queued: Callable[[], None] | None) -> Callable[[AsyncSession, Sequence[Envelope]], Any]:
+    async def ingest(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        if await webhooks.ingest(session, envelopes) and on_queued is not None:
+            # Wake the dispatcher once the deliveries are committed, instead of at its next poll.
+            event.listen(session.sync_session, "after_commit", lambda _s: on_queued(), once=True)
+
+    return ingest
 
 
-def handlers() -> list[Handler]:
+def handlers(on_queued: Callable[[], None] | None = None) -> list[Handler]:
     """One durable consumer per producer stream for webhooks (every subject: a subscription made
-    later matches from then on), and the catalog's organizations."""
+    later matches from then on), and the catalog's organizations. ``on_queued`` is called after a
+    batch that queued deliveries has committed."""
+    ingest = _ingester(on_queued)
     out = [Handler(name="gateway-organizations", subject="catalog.organization.*", handle=service.store_organization)]
-    out += [Handler(name=f"gateway-webhooks-{p}", subject=f"{p}.>", handle_batch=_ingest) for p in PRODUCERS]
+    out += [Handler(name=f"gateway-webhooks-{p}", subject=f"{p}.>", handle_batch=ingest) for p in PRODUCERS]
     return out
 
 
@@ -61,9 +68,15 @@ async def main(settings: GatewaySettings | None = None, stop: asyncio.Event | No
     settings = settings or GatewaySettings()
     stop = stop or asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
+    dispatchers: list[Dispatcher] = []
+
+    def wake() -> None:
+        for d in dispatchers:
+            d.wake()
 
     async def start_dispatcher(ctx: dict[str, Any]) -> None:
         dispatcher = Dispatcher(settings, ctx["sessionmaker"])
+        dispatchers.append(dispatcher)
         tasks.append(asyncio.create_task(dispatcher.run(stop), name="webhook-dispatcher"))
 
     # Our engine, disposed only after the dispatcher finished its last round.
@@ -72,7 +85,7 @@ async def main(settings: GatewaySettings | None = None, stop: asyncio.Event | No
         await run_worker(
             settings=settings,
             tables=event_tables,
-            handlers=handlers(),
+            handlers=handlers(wake),
             sweeps=sweeps(settings),
             stop=stop,
             engine=engine,
