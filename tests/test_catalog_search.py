@@ -492,3 +492,50 @@ def test_snippet_of_text_whose_normalisation_changes_length() -> None:
         == "第一条 本办法适用于住房<mark>公积金</mark>。"
     )
     assert best_snippet(["摘要", "正文"], []) == "摘要"
+
+
+async def test_migration_indexes_items_that_exist_already() -> None:
+    """0003 builds item_search for the catalog a deployment already has (upgrade from 0002 with items)."""
+    from conftest import database_url
+    from gongkai_shared.migrations import upgrade
+
+    url = database_url("catalog_search_backfill")
+    await asyncio.to_thread(upgrade, "gongkai_catalog", url, "0002")
+    engine = create_engine(url)
+    org, item = uuid.uuid4(), uuid.uuid4()
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("INSERT INTO organizations (id, name, type) VALUES (:id, '示范市水务局', 'department')"),
+                {"id": org},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO items (id, organization_id, title, kind, body, status, published_on, created_by) "
+                    "VALUES (:id, :org, '关于做好防汛抗旱工作的通知', 'other_document', '各单位要落实河长制。', "
+                    "'published', '2024-06-01', 'test')"
+                ),
+                {"id": item, "org": org},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO attachments (id, item_id, filename, content_type, size, sha256, data, created_by) "
+                    "VALUES (:id, :item, 'a.txt', 'text/plain', 3, :sha, :data, 'test')"
+                ),
+                {"id": uuid.uuid4(), "item": item, "sha": "0" * 64, "data": "水库巡查台账".encode()},
+            )
+        await asyncio.to_thread(upgrade, "gongkai_catalog", url)
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT year, sort_on, tsv @@ to_tsquery('simple', '''河长制''') AS body, "
+                        "tsv @@ to_tsquery('simple', '''水库'' & ''巡查''') AS attachment FROM item_search "
+                        "WHERE item_id = :id"
+                    ),
+                    {"id": item},
+                )
+            ).one()
+        assert (row.year, row.sort_on, row.body, row.attachment) == (2024, dt.date(2024, 6, 1), True, True)
+    finally:
+        await engine.dispose()
