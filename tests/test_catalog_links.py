@@ -36,6 +36,7 @@ from gongkai_shared.contracts.interpretation import (
     InterpretationPublishedV1,
     QAPairV1,
 )
+from gongkai_shared.contracts.sentiment import RESPONSE_PUBLISHED_V1, ResponsePublishedV1
 from gongkai_shared.events import Envelope, Namespace, ensure_stream, new_envelope
 from gongkai_shared.events.consumer import PermanentError
 from gongkai_shared.events.deadletter import list_dead_letters
@@ -328,6 +329,78 @@ async def test_an_interpretation_that_leaks_an_id_number_waits_for_a_reviewer(
     ok = await client.post(f"/items/{item_id}/publish", json={"override_reason": reason}, headers=actors.reviewer)
     assert ok.status_code == 200, ok.text
     assert (await client.get(f"/items/{policy['id']}")).json()["links"][0]["item_id"] == str(item_id)
+
+
+# --------------------------------------------------------------------------------------------
+# 回应关切 from the sentiment service
+# --------------------------------------------------------------------------------------------
+
+
+def response_event(policy: dict[str, Any], **overrides: Any) -> ResponsePublishedV1:
+    values: dict[str, Any] = {
+        "response_task_id": uuid.uuid4(),
+        "event_id": uuid.uuid4(),
+        "department_id": uuid.UUID(policy["organization_id"]),
+        "kind": "authoritative_release",
+        "kind_label": "权威发布",
+        "title": "关于网传“门诊报销比例下调”的情况说明",
+        "content": "网传门诊报销比例下调不实。新办法施行后，门诊报销比例保持不变，慢特病病种有所增加。",
+        "url": "https://example.gov.cn/hygz/1.html",
+        "event_title": "网传门诊报销比例下调",
+        "topic": "医疗保障",
+        "policy_item_id": uuid.UUID(policy["id"]),
+        "published_at": dt.datetime.now(dt.UTC),
+        "on_time": True,
+    }
+    values.update(overrides)
+    return ResponsePublishedV1(**values)
+
+
+async def respond(db: async_sessionmaker[AsyncSession], envelope: Envelope) -> None:
+    async with db() as session, session.begin():
+        await service.on_response_published(session, envelope)
+
+
+async def test_a_published_response_becomes_a_response_item_linked_to_its_policy(
+    client: httpx.AsyncClient, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Issue 3 point 8 (国办发〔2016〕61号 回应关切): the department's response is published in the catalog as a
+    回应关切 item with its 索引号, shown on the policy it answers; redelivered, it stays one item."""
+    org, actors, policy = await published_policy(client)
+    event = response_event(policy)
+    envelope = new_envelope(RESPONSE_PUBLISHED_V1, event)
+    await respond(db, envelope)
+    await respond(db, envelope)
+    await respond(db, new_envelope(RESPONSE_PUBLISHED_V1, event))
+
+    [link] = (await client.get(f"/items/{policy['id']}")).json()["links"]
+    assert (link["relation"], link["relation_label"], link["kind"]) == ("responded_by", "回应关切", "response")
+    item = (await client.get(f"/items/{link['item_id']}")).json()
+    assert (item["status"], item["kind_label"], item["organization_id"]) == ("published", "回应关切", org["id"])
+    assert re.fullmatch(rf"{org['code']}/{china_today().year}-\d{{5}}", item["index_number"])
+    assert event.content in item["body"] and "原文链接：https://example.gov.cn/hygz/1.html" in item["body"]
+    assert [(x["relation"], x["item_id"]) for x in item["links"]] == [("responds_to", policy["id"])]
+    history = (await client.get(f"/items/{item['id']}/history", headers=actors.drafter)).json()
+    assert [h["opinion"] for h in history if h["action"] == "published"] == ["由舆情回应系统发布"]
+    assert len(await outbox_events(db, ITEM_PUBLISHED_V1, item_id=item["id"])) == 1
+    # A second response of the same task (a press conference after the release) is a second item.
+    await respond(db, new_envelope(RESPONSE_PUBLISHED_V1, event.model_copy(update={"kind": "press_conference"})))
+    assert len((await client.get(f"/items/{policy['id']}")).json()["links"]) == 2
+
+
+async def test_a_response_without_a_known_department_is_a_permanent_error(
+    client: httpx.AsyncClient, db: async_sessionmaker[AsyncSession]
+) -> None:
+    _, _, policy = await published_policy(client)
+    nobody = response_event(policy, department_id=None, policy_item_id=None)
+    with pytest.raises(PermanentError, match="责任部门"):
+        await respond(db, new_envelope(RESPONSE_PUBLISHED_V1, nobody))
+    stranger = response_event(policy, department_id=uuid.uuid4(), policy_item_id=None)
+    with pytest.raises(PermanentError, match=str(stranger.department_id)):
+        await respond(db, new_envelope(RESPONSE_PUBLISHED_V1, stranger))
+    async with db() as session:
+        found_ids = [service.response_origin_id(e) for e in (nobody, stranger)]
+        assert await session.scalar(select(func.count()).where(Item.origin_id.in_(found_ids))) == 0
 
 
 # --------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from gongkai_shared.contracts.catalog import (
 )
 from gongkai_shared.contracts.interpretation import InterpretationPublishedV1
 from gongkai_shared.contracts.requests import TopicRepeatedV1
+from gongkai_shared.contracts.sentiment import ResponsePublishedV1
 from gongkai_shared.db import utcnow
 from gongkai_shared.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from gongkai_shared.events import Envelope, emit
@@ -120,6 +121,7 @@ ACTION_LABELS = {
     "attachment_removed": "删除附件",
     "received": "由其他系统提交",
     "interpretation_linked": "关联政策解读",
+    "response_linked": "关联回应关切",
 }
 
 
@@ -1514,10 +1516,6 @@ async def on_interpretation_published(session: AsyncSession, envelope: Envelope)
         origin=INTERPRETATION_ORIGIN,
         origin_id=event.interpretation_id,
     )
-    session.add(item)
-    await _set_due(session, item)
-    await session.flush()
-    session.add(ItemLink(item_id=item.id, target_id=policy.id, relation=LinkRelation.interprets))
     source = {
         "interpretation_id": str(event.interpretation_id),
         "task_id": str(event.task_id),
@@ -1526,42 +1524,144 @@ async def on_interpretation_published(session: AsyncSession, envelope: Envelope)
         "quality_score": event.quality_score,
         "interpretation_published_on": event.published_on.isoformat(),
     }
-    _record(
+    await _receive(
         session,
         item,
+        org,
         INTERPRETATION_SYSTEM,
-        "received",
-        stage=CONFIDENTIALITY_STAGE,
-        opinion="政策解读已在政策解读系统审核通过",
+        reviewed="政策解读已在政策解读系统审核通过",
+        published=FROM_INTERPRETATION,
         details=source,
+        link=(LinkRelation.interprets, policy, "interpretation_linked", f"关联政策解读《{item.title}》"),
     )
-    _record(
-        session,
-        policy,
-        INTERPRETATION_SYSTEM,
-        "interpretation_linked",
-        decision="关联",
-        opinion=f"关联政策解读《{item.title}》",
-        details={"interpretation_item_id": str(item.id), **source},
-    )
+
+
+async def _receive(
+    session: AsyncSession,
+    item: Item,
+    org: Organization,
+    system: Principal,
+    *,
+    reviewed: str,
+    published: str,
+    details: dict[str, Any],
+    link: tuple[LinkRelation, Item, str, str] | None,
+) -> None:
+    """An item another system reviewed and published: record it, link it, check it, publish it.
+
+    The sensitive-content check still runs (a leaked ID number is a leak whoever reviewed the text, issue 3
+    point 5): with findings the item waits in 保密审查 for a catalog reviewer, unannounced, instead.
+    """
+    session.add(item)
+    await _set_due(session, item)
+    await session.flush()
+    _record(session, item, system, "received", stage=CONFIDENTIALITY_STAGE, opinion=reviewed, details=details)
+    if link is not None:
+        relation, target, action, opinion = link
+        session.add(ItemLink(item_id=item.id, target_id=target.id, relation=relation))
+        _record(
+            session,
+            target,
+            system,
+            action,
+            decision="关联",
+            opinion=opinion,
+            details={"linked_item_id": str(item.id), **details},
+        )
     await session.flush()
     findings = await scan_item(session, item)
     if findings:
         _record(
             session,
             item,
-            INTERPRETATION_SYSTEM,
+            system,
             "submitted",
             stage=CONFIDENTIALITY_STAGE,
             decision="待审核",
             opinion=f"敏感内容检查发现 {len(findings)} 处，须审核人员处理后发布（不自动发布）",
             details={"findings": [{k: v for k, v in f.items() if k != "key"} for f in findings]},
         )
-        log.warning("interpretation_held_for_review", item_id=str(item.id), findings=len(findings))
+        log.warning("received_item_held_for_review", item_id=str(item.id), origin=item.origin, findings=len(findings))
         await session.flush()
         await index_item(session, item)
         return
-    await _publish(session, item, org, INTERPRETATION_SYSTEM, opinion=FROM_INTERPRETATION, details=source)
+    await _publish(session, item, org, system, opinion=published, details=details)
+
+
+# 回应关切 from the sentiment service (国办发〔2016〕61号、80号; domain.md §5)
+
+SENTIMENT_ORIGIN = "sentiment"
+FROM_SENTIMENT = "由舆情回应系统发布"
+SENTIMENT_SYSTEM = Principal(subject="system:sentiment", name="舆情回应系统", roles=frozenset({Role.system}))
+_RESPONSE_NS = uuid.UUID("3b7f0d0e-5a41-4d38-9c55-8f1d2e6a9b20")
+
+
+def response_origin_id(event: ResponsePublishedV1) -> uuid.UUID:
+    """One item per response. A response task may publish several (权威发布, then a 新闻发布会); the payload has no
+    response id, so the id is derived from the task, the kind and the time: the same event gives the same id."""
+    return uuid.uuid5(_RESPONSE_NS, f"{event.response_task_id}|{event.kind}|{event.published_at.isoformat()}")
+
+
+async def on_response_published(session: AsyncSession, envelope: Envelope) -> None:
+    """``sentiment.response.published``: publish a 回应关切 item for the responsible department (issue 3 point 8),
+    linked to the policy it concerns when the catalog holds it. Idempotent (``origin_id``). A response with no
+    department the catalog knows cannot be published: a dead letter with the reason."""
+    event = ResponsePublishedV1.model_validate(envelope.data)
+    origin_id = response_origin_id(event)
+    if await session.scalar(select(Item.id).where(Item.origin == SENTIMENT_ORIGIN, Item.origin_id == origin_id)):
+        return
+    policy = await session.get(Item, event.policy_item_id, with_for_update=True) if event.policy_item_id else None
+    if policy is not None and policy.status != ItemStatus.published:
+        policy = None  # only a published item can be shown as what the response answers
+    department = event.department_id or (policy.organization_id if policy else None)
+    if department is None:
+        raise PermanentError("回应没有责任部门（department_id 为空，也未关联目录中的政策），无法发布回应关切")
+    org = await session.get(Organization, department)
+    if org is None:
+        raise PermanentError(f"责任部门不在目录的机关中（department_id={department}），无法发布回应关切")
+    if not org.code:
+        raise PermanentError(
+            f"机关“{org.name}”尚未登记机关代码，无法编制索引号；登记后可重放该事件（deadletter replay）"
+        )
+    published_on = china_date_of(event.published_at)
+    body = [event.content.strip(), f"回应形式：{event.kind_label}", f"所回应的舆情：{event.event_title}"]
+    if event.url:
+        body.append(f"原文链接：{event.url}")
+    item = Item(
+        organization_id=org.id,
+        category_id=policy.category_id if policy else None,
+        title=event.title.strip()[:500] or f"关于“{event.event_title}”的回应"[:500],
+        summary=f"{event.kind_label}：回应“{event.event_title}”"[:5000],
+        kind=ItemKind.response,
+        body="\n\n".join(b for b in body if b),
+        publisher=org.name,
+        keywords=[event.topic[:50]] if event.topic else [],
+        written_on=published_on,
+        formed_on=published_on,
+        status=ItemStatus.in_review,
+        review_stage=0,
+        validity=Validity.effective,
+        created_by=SENTIMENT_SYSTEM.subject,
+        origin=SENTIMENT_ORIGIN,
+        origin_id=origin_id,
+    )
+    details = {
+        "response_task_id": str(event.response_task_id),
+        "event_id": str(event.event_id),
+        "kind": event.kind,
+        "on_time": event.on_time,
+        "responded_at": event.published_at.isoformat(),
+    }
+    await _receive(
+        session,
+        item,
+        org,
+        SENTIMENT_SYSTEM,
+        reviewed="回应已由责任部门在舆情回应系统发布",
+        published=FROM_SENTIMENT,
+        details=details,
+        link=(LinkRelation.responds_to, policy, "response_linked", f"关联回应关切《{item.title}》") if policy else None,
+    )
 
 
 async def item_links(session: AsyncSession, *, item: Item, principal: Principal) -> list[dict[str, Any]]:

@@ -34,9 +34,12 @@ def handlers(settings: CatalogSettings) -> list[Handler]:
             subject="interpretation.interpretation.published",
             handle=service.on_interpretation_published,
         ),
-        # sentiment.response.published → a 回应关切 item (issue 3 point 8) is NOT consumed yet: when this was
-        # written the sentiment service had no payload contract (gongkai_shared/contracts/sentiment.py). Once it
-        # exists, consume it like on_interpretation_published (origin "sentiment", LinkRelation.responds_to).
+        # A department's published response to public concern becomes a 回应关切 item (issue 3 point 8).
+        Handler(
+            name="catalog-response-published",
+            subject="sentiment.response.published",
+            handle=service.on_response_published,
+        ),
         calendar_updated_handler(
             name="catalog-calendar-updated", table=calendar_table, recompute=service.recompute_due_dates
         ),
