@@ -25,6 +25,7 @@ from gongkai_catalog.settings import CatalogSettings
 from gongkai_shared.auth import Principal, Role, TokenSigner
 from gongkai_shared.db import create_engine, make_sessionmaker
 from gongkai_shared.service import create_service_app
+from gongkai_shared.timeutil import china_date_of
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -539,3 +540,16 @@ async def test_migration_indexes_items_that_exist_already() -> None:
         assert (row.year, row.sort_on, row.body, row.attachment) == (2024, dt.date(2024, 6, 1), True, True)
     finally:
         await engine.dispose()
+
+
+async def test_draft_without_dates_is_indexed_under_its_creation_day(world: World) -> None:
+    async with world.maker() as session, session.begin():
+        item = _item(world, "undated", world.org_a, "无日期草稿关于古树名木保护", "古树名木。", status=ItemStatus.draft)
+        session.add(item)
+        await index_item(session, item)
+        created = item.created_at
+    office = world.auth(Role.office)
+    hit = (await world.get("/search", office, q="古树名木")).json()["items"][0]
+    assert (hit["id"], hit["published_on"], hit["date"]) == (str(item.id), None, china_date_of(created).isoformat())
+    async with world.maker() as session, session.begin():
+        await session.delete(await session.get(Item, item.id))

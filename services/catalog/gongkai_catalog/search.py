@@ -40,6 +40,7 @@ from gongkai_shared.auth import Principal, Role
 from gongkai_shared.errors import ValidationFailed
 from gongkai_shared.pagination import decode_cursor, encode_cursor
 from gongkai_shared.text import normalize, search_tokens, tsquery_text
+from gongkai_shared.timeutil import china_date_of, china_today
 from sqlalchemy import (
     Column,
     Date,
@@ -214,7 +215,8 @@ def document_parts(
 
 def _year_and_sort(item: Any) -> tuple[int | None, dt.date]:
     created = getattr(item, "created_at", None)
-    fallback = created.date() if isinstance(created, dt.datetime) else dt.date.today()
+    # Dates are China dates (docs/decisions.md), whatever the server's time zone.
+    fallback = china_date_of(created) if isinstance(created, dt.datetime) else china_today()
     if item.published_on is not None:
         return item.published_on.year, item.published_on
     first = item.written_on or item.formed_on
