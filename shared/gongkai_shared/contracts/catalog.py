@@ -156,3 +156,78 @@ class ItemDeadlineV1(BaseModel):
     due_on: dt.date = Field(description="应发布日期：生成日期起20个工作日（条例第二十六条）")
     due_provisional: bool = Field(description="截止日期跨入尚未载入的年份时为暂定日期")
     status: str = Field(description="当前状态")
+
+
+# --------------------------------------------------------------------------------------------
+# Public participation and supervision (issue 9). Added: subjects
+#   catalog.consultation.opened / .closed / .report_published / .report_overdue,
+#   catalog.column.stale, catalog.finding.overdue.
+# No payload carries a commenter's name or contact (personal data stays in the catalog).
+# --------------------------------------------------------------------------------------------
+
+CONSULTATION_OPENED_V1 = "catalog.consultation.opened.v1"
+CONSULTATION_CLOSED_V1 = "catalog.consultation.closed.v1"
+CONSULTATION_REPORT_PUBLISHED_V1 = "catalog.consultation.report_published.v1"
+CONSULTATION_REPORT_OVERDUE_V1 = "catalog.consultation.report_overdue.v1"
+COLUMN_STALE_V1 = "catalog.column.stale.v1"
+FINDING_OVERDUE_V1 = "catalog.finding.overdue.v1"
+
+__all__ += [
+    "COLUMN_STALE_V1",
+    "CONSULTATION_CLOSED_V1",
+    "CONSULTATION_OPENED_V1",
+    "CONSULTATION_REPORT_OVERDUE_V1",
+    "CONSULTATION_REPORT_PUBLISHED_V1",
+    "FINDING_OVERDUE_V1",
+    "ColumnStaleV1",
+    "ConsultationV1",
+    "FindingOverdueV1",
+]
+
+
+class ConsultationV1(BaseModel):
+    """A consultation (意见征集) on a draft major decision opened, closed, got its feedback report published, or
+    its feedback report is overdue. Counts only: never a commenter's name or contact."""
+
+    consultation_id: uuid.UUID
+    organization_id: uuid.UUID = Field(description="决策承办机关")
+    title: str = Field(description="征求意见事项")
+    draft_item_id: uuid.UUID = Field(description="决策草案（目录中的信息）")
+    status: str = Field(description="draft/open/closed")
+    opened_on: dt.date | None = Field(default=None, description="征求意见开始日期")
+    closes_on: dt.date | None = Field(default=None, description="征求意见截止日期（含当日）")
+    period_days: int = Field(description="征求意见期限（日）")
+    shortened_reason: str | None = Field(default=None, description="期限少于通常期限的说明")
+    report_due_on: dt.date | None = Field(default=None, description="反馈情况应公开日期")
+    comments_received: int = Field(default=0, description="收到意见数")
+    comments_valid: int = Field(default=0, description="有效意见数")
+    comments_adopted: int = Field(default=0, description="采纳意见数")
+    report_item_id: uuid.UUID | None = Field(default=None, description="意见采纳情况反馈（目录中的信息）")
+    report_index_number: str | None = Field(default=None, description="反馈的索引号")
+    report_published_on: dt.date | None = Field(default=None, description="反馈发布日期")
+
+
+class ColumnStaleV1(BaseModel):
+    """A catalog column (栏目) of an organization went silent past its rhythm (国办秘函〔2019〕19号: 动态类栏目
+    2周、通知公告和政策文件类栏目6个月未更新): sent once per staleness."""
+
+    organization_id: uuid.UUID
+    organization_name: str
+    category_id: uuid.UUID = Field(description="栏目（目录类别）")
+    category_name: str
+    rhythm: str = Field(description="news（动态类）/notice（通知公告、政策文件类）")
+    rhythm_label: str = Field(description="更新要求（中文）")
+    last_published_on: dt.date = Field(description="最近一次发布日期")
+    stale_since: dt.date = Field(description="自该日起视为未按要求更新")
+    days_silent: int = Field(description="未更新天数")
+
+
+class FindingOverdueV1(BaseModel):
+    """A rectification finding (问题整改) passed its deadline without being closed (销号)."""
+
+    finding_id: uuid.UUID
+    department_id: uuid.UUID = Field(description="整改责任部门")
+    source: str = Field(description="own_check/superior_notice/third_party")
+    problem: str = Field(description="问题")
+    deadline: dt.date = Field(description="整改期限")
+    status: str = Field(description="assigned/answered/returned")
