@@ -16,3 +16,22 @@ class CatalogSettings(ServiceSettings):
     sweep_seconds: float = Field(default=60.0, gt=0)
     #: Attachments larger than this are refused (bytes).
     max_attachment_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    # Public participation and supervision (issue 9; gongkai_catalog/participation.py, freshness.py,
+    # rectification.py).
+    #: 《重大行政决策程序暂行条例》(国务院令第713号) art. 15: 公开征求意见的期限一般不少于30日; a shorter period
+    #: must state why (因情况紧急等原因需要缩短期限的，公开征求意见时应当予以说明).
+    consultation_min_days: int = Field(default=30, ge=1, le=365)
+    #: The feedback report (意见采纳情况) is overdue this many days after the period ends (local practice).
+    consultation_report_due_days: int = Field(default=30, ge=1, le=365)
+    #: Comments longer than this are refused (characters).
+    consultation_comment_max_chars: int = Field(default=5000, ge=10, le=100_000)
+    #: 国办秘函〔2019〕19号: 动态、要闻类栏目 silent for more than 2 weeks fail the website inspection.
+    freshness_news_days: int = Field(default=14, ge=1, le=365)
+    #: 国办秘函〔2019〕19号: 通知公告、政策文件类栏目 silent for more than 6 months fail it.
+    freshness_notice_months: int = Field(default=6, ge=1, le=36)
+    #: A column whose name contains one of these is news-type (动态类); every other column is notice-type.
+    freshness_news_markers: list[str] = Field(default_factory=lambda: ["动态", "要闻", "新闻", "工作信息"])
+    #: Columns (category keys) with no update rhythm (guide, rules, annual reports): checked for emptiness only.
+    freshness_exempt_keys: list[str] = Field(
+        default_factory=lambda: ["column.guide", "column.rules", "column.annual_report"]
+    )

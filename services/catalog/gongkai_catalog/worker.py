@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gongkai_catalog import service
 from gongkai_catalog.models import calendar_table, event_tables
+from gongkai_catalog.participation_worker import participation_handlers, participation_sweeps
 from gongkai_catalog.settings import CatalogSettings
 
 
@@ -22,6 +23,7 @@ def sweeps(settings: CatalogSettings) -> list[Sweep]:
     return [
         Sweep(name="catalog-publication-clock", every_seconds=settings.sweep_seconds, run=clock),
         Sweep(name="catalog-expiry", every_seconds=settings.sweep_seconds, run=expiry),
+        *participation_sweeps(settings),
     ]
 
 
@@ -43,6 +45,7 @@ def handlers(settings: CatalogSettings) -> list[Handler]:
         calendar_updated_handler(
             name="catalog-calendar-updated", table=calendar_table, recompute=service.recompute_due_dates
         ),
+        *participation_handlers(settings),
     ]
 
 
