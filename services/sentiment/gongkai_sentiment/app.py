@@ -1,13 +1,24 @@
 from fastapi import FastAPI
 from gongkai_shared.service import create_service_app
 
+from gongkai_sentiment.endpoints import router
 from gongkai_sentiment.settings import SentimentSettings
 
 
 def create_app(settings: SentimentSettings | None = None) -> FastAPI:
+    async def warm_up(app: FastAPI) -> None:
+        # Load the committed model once at start (~1 s), not inside the first request.
+        import asyncio
+
+        from gongkai_sentiment.classifier import load_model
+
+        model = await asyncio.to_thread(load_model)
+        _ = model.compiled, model.topic_compiled
+
     return create_service_app(
         settings=settings or SentimentSettings(),
-        title="Gongkai sentiment service",
-        description="政务舆情：收集、研判、回应。",
-        routers=[],
+        title="Gongkai 舆情服务 (sentiment)",
+        description="政务舆情：收集、研判、回应（国办发〔2016〕61号、80号）；政务新媒体检查。",
+        routers=[router],
+        on_startup=warm_up,
     )

@@ -1,0 +1,1276 @@
+"""Business rules of the sentiment service (domain.md §5, issue 6). Never commits: the request or the
+event handler owns the transaction.
+
+收集 (collection) → understanding each post → events (clustering, heat, risk) → alerts → response tasks
+(会商 → 研判 → 回应 → 评估, deadlines of 国办发〔2016〕61号 and 80号) → the ledger; 政务新媒体 accounts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import math
+import re
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from gongkai_shared.auth import ALL_DEPARTMENTS, Principal, Role
+from gongkai_shared.contracts.catalog import ItemPublishedV1, OrganizationV1, PolicyPublishedV1
+from gongkai_shared.contracts.requests import ApplicationReceivedV1, TopicRepeatedV1
+from gongkai_shared.contracts.sentiment import (
+    ACCOUNT_STALE_V1,
+    ALERT_RAISED_V1,
+    EVENT_DETECTED_V1,
+    EVENT_ESCALATED_V1,
+    RESPONSE_DUE_SOON_V1,
+    RESPONSE_OVERDUE_V1,
+    RESPONSE_PUBLISHED_V1,
+    AccountStaleV1,
+    AlertRaisedV1,
+    DeadlineV1,
+    IngestPostsV1,
+    OpinionEventV1,
+    PostInV1,
+    ResponseDeadlineV1,
+    ResponsePublishedV1,
+)
+from gongkai_shared.db import utcnow
+from gongkai_shared.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from gongkai_shared.events import Envelope, emit
+from gongkai_shared.events.consumer import PermanentError
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gongkai_sentiment import similarity
+from gongkai_sentiment.classifier import TOPICS, lexicons, load_model, normalize_text
+from gongkai_sentiment.models import (
+    ACCOUNT_PLATFORMS,
+    CHANNEL_LABELS,
+    RESPONSE_KIND_LABELS,
+    RISK_LABELS,
+    STAGE_LABELS,
+    Account,
+    Alert,
+    Channel,
+    OpinionEvent,
+    Organization,
+    Policy,
+    Post,
+    PostBand,
+    ResponseKind,
+    ResponseTask,
+    Stage,
+    TopicRoute,
+    event_tables,
+)
+from gongkai_sentiment.settings import SentimentSettings
+
+log = structlog.get_logger("gongkai.sentiment")
+
+_INGEST_LOCK = zlib.crc32(b"gongkai-sentiment-ingest")
+_DOC_NUMBER = re.compile(r"[\u4e00-\u9fa5]{1,12}[〔\[［(（]\d{4}[〕\]］)）]\d{1,4}号")
+_BOOK_TITLE = re.compile(r"《([^《》]{4,100})》")
+_FIRST_SENTENCE = re.compile(r"^(.{4,40}?)[,.!?;，。！？；]")
+
+
+# ------------------------------------------------------------------------------------------------
+# Collection: validation, pseudonyms, signatures
+# ------------------------------------------------------------------------------------------------
+
+
+def author_pseudonym(key: str, handle: str) -> str:
+    """A keyed HMAC of the author's handle: the same author links up, the handle itself is never stored."""
+    return hmac.new(key.encode(), handle.strip().lower().encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class CleanPost:
+    index: int
+    data: PostInV1
+    text: str
+
+
+def check_posts(
+    posts: Sequence[PostInV1], *, settings: SentimentSettings, prefix: str = "body.posts"
+) -> list[CleanPost]:
+    """Normalise and check every post; one ValidationFailed naming each bad post's index and field."""
+    if len(posts) > settings.batch_limit:
+        raise ValidationFailed.for_field(
+            prefix, f"一次最多提交{settings.batch_limit}条帖文，本次{len(posts)}条", "too_many"
+        )
+    if not posts:
+        raise ValidationFailed.for_field(prefix, "没有帖文", "empty")
+    errors: list[FieldError] = []
+    out = []
+    channels = {c.value for c in Channel}
+    for i, post in enumerate(posts):
+        where = f"{prefix}.{i}"
+        if post.channel not in channels:
+            errors.append(
+                FieldError(
+                    field=f"{where}.channel",
+                    message=f"未知渠道“{post.channel}”，可选："
+                    + "、".join(f"{c.value}({lbl})" for c, lbl in CHANNEL_LABELS.items()),
+                    type="unknown_channel",
+                )
+            )
+        norm = normalize_text(post.text)
+        if not norm:
+            errors.append(FieldError(field=f"{where}.text", message="正文为空", type="empty"))
+        elif len(norm) > settings.max_text_chars:
+            errors.append(
+                FieldError(
+                    field=f"{where}.text",
+                    message=f"正文过长（{len(norm)}字，上限{settings.max_text_chars}字）",
+                    type="too_long",
+                )
+            )
+        if post.posted_at.tzinfo is None:
+            errors.append(FieldError(field=f"{where}.posted_at", message="发布时间须带时区", type="naive_datetime"))
+        out.append(CleanPost(i, post, norm))
+    if errors:
+        bad = sorted({int(e.field.removeprefix(prefix + ".").split(".")[0]) for e in errors})
+        raise ValidationFailed(
+            f"{len(bad)}条帖文不合格（序号：{'、'.join(str(b) for b in bad[:20])}），整批未保存",
+            errors=errors,
+            extra={"bad_indexes": bad},
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Reference data from other services
+# ------------------------------------------------------------------------------------------------
+
+
+async def on_organization(session: AsyncSession, envelope: Envelope) -> None:
+    try:
+        org = OrganizationV1.model_validate(envelope.data)
+    except ValidationError as exc:
+        raise PermanentError(str(exc)) from exc
+    stmt = pg_insert(Organization).values(
+        id=org.organization_id, name=org.name, parent_id=org.parent_id, type=org.type, updated_at=envelope.occurred_at
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Organization.id],
+            set_={"name": org.name, "parent_id": org.parent_id, "type": org.type, "updated_at": envelope.occurred_at},
+            where=Organization.updated_at <= envelope.occurred_at,
+        )
+    )
+
+
+async def on_item_published(session: AsyncSession, envelope: Envelope) -> None:
+    """catalog.item.published / catalog.policy.published: a policy posts may speak of (by 文号, title, words)."""
+    try:
+        if "body" in envelope.data:
+            p = PolicyPublishedV1.model_validate(envelope.data)
+            item = {
+                "item_id": p.item_id,
+                "title": p.title,
+                "document_number": p.document_number,
+                "organization_id": p.organization_id,
+                "is_policy": True,
+                "published_on": p.published_on,
+                "extra": " ".join([p.summary or "", " ".join(p.keywords)]),
+            }
+        else:
+            i = ItemPublishedV1.model_validate(envelope.data)
+            item = {
+                "item_id": i.item_id,
+                "title": i.title,
+                "document_number": i.document_number,
+                "organization_id": i.organization_id,
+                "is_policy": i.is_policy,
+                "published_on": i.published_on,
+                "extra": " ".join([i.summary or "", " ".join(i.keywords)]),
+            }
+    except ValidationError as exc:
+        raise PermanentError(str(exc)) from exc
+    extra = item.pop("extra")
+    norm_title = normalize_text(item["title"])
+    terms = similarity.terms_of(load_model().analyse(f"{norm_title} {extra}", normalized=False).tokens)
+    values = {**item, "title": norm_title, "terms": sorted(set(terms))[:60]}
+    stmt = pg_insert(Policy).values(**values)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Policy.item_id],
+            set_={k: stmt.excluded[k] for k in ("title", "document_number", "organization_id", "terms")}
+            | {"is_policy": Policy.is_policy | stmt.excluded.is_policy},
+        )
+    )
+
+
+async def on_application_received(session: AsyncSession, envelope: Envelope, *, settings: SentimentSettings) -> None:
+    """依申请公开 is a channel (domain.md §5): an application counts as a post of its department (no personal data)."""
+    try:
+        app = ApplicationReceivedV1.model_validate(envelope.data)
+    except ValidationError as exc:
+        raise PermanentError(str(exc)) from exc
+    post = PostInV1(
+        channel=Channel.application.value,
+        channel_post_id=str(app.application_id),
+        text="收到一件政府信息公开申请",
+        posted_at=envelope.occurred_at,
+        department_id=app.department_id,
+    )
+    await ingest(session, [post], settings=settings, source="requests")
+
+
+async def on_topic_repeated(session: AsyncSession, envelope: Envelope, *, settings: SentimentSettings) -> None:
+    """Several applicants asked for the same information: the subject becomes a post of the application channel."""
+    try:
+        t = TopicRepeatedV1.model_validate(envelope.data)
+    except ValidationError as exc:
+        raise PermanentError(str(exc)) from exc
+    post = PostInV1(
+        channel=Channel.application.value,
+        channel_post_id=f"topic-{envelope.id}",
+        text=f"{t.applicant_count}位申请人申请公开：{t.suggested_title}",
+        posted_at=envelope.occurred_at,
+        department_id=t.department_id,
+    )
+    await ingest(session, [post], settings=settings, source="requests")
+
+
+async def on_ingest_posts(session: AsyncSession, envelope: Envelope, *, settings: SentimentSettings) -> None:
+    """``sentiment.ingest.posts`` from connectors: as the batch endpoint; a bad batch is dead-lettered whole."""
+    try:
+        batch = IngestPostsV1.model_validate(envelope.data)
+        await ingest(session, batch.posts, settings=settings, source="nats", prefix="data.posts")
+    except ValidationError as exc:
+        raise PermanentError(str(exc)) from exc
+    except ValidationFailed as exc:
+        detail = "; ".join(f"{e.field}: {e.message}" for e in exc.errors or [])
+        raise PermanentError(f"{exc.detail}: {detail}") from exc
+
+
+# ------------------------------------------------------------------------------------------------
+# Departments and policies of a post
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Directory:
+    """Organizations and topic routes, read once per batch."""
+
+    organizations: list[tuple[uuid.UUID, str]]
+    routes: dict[str, uuid.UUID]
+
+    def mentioned(self, text_: str) -> uuid.UUID | None:
+        """The longest organization name (or the name without its 市/区 prefix) the text mentions."""
+        best: tuple[int, uuid.UUID] | None = None
+        for org_id, name in self.organizations:
+            for variant in _name_variants(name):
+                if len(variant) >= 3 and variant in text_ and (best is None or len(variant) > best[0]):
+                    best = (len(variant), org_id)
+        return best[1] if best else None
+
+    def for_topic(self, topic: str) -> uuid.UUID | None:
+        if topic in self.routes:
+            return self.routes[topic]
+        for fragment in lexicons().topic_departments.get(topic, []):
+            for org_id, name in self.organizations:
+                if fragment in name:
+                    return org_id
+        return None
+
+
+def _name_variants(name: str) -> list[str]:
+    out = [name]
+    m = re.match(r"^.{1,8}?[省市区县](.+)$", name)
+    if m and len(m.group(1)) >= 3:
+        out.append(m.group(1))
+    return out
+
+
+async def load_directory(session: AsyncSession) -> Directory:
+    orgs = (await session.execute(select(Organization.id, Organization.name))).all()
+    routes = dict((await session.execute(select(TopicRoute.topic, TopicRoute.organization_id))).all())
+    return Directory([(o.id, normalize_text(o.name)) for o in orgs], routes)
+
+
+async def policy_links(session: AsyncSession, texts: dict[int, str]) -> dict[int, uuid.UUID]:
+    """Posts that name a published item by 文号 or 《title》."""
+    numbers: dict[int, list[str]] = {}
+    titles: dict[int, list[str]] = {}
+    for i, t in texts.items():
+        n = [m.group(0).translate(str.maketrans("[]［］()（）", "〔〕〔〕〔〕〔〕")) for m in _DOC_NUMBER.finditer(t)]
+        b = _BOOK_TITLE.findall(t)
+        if n:
+            numbers[i] = n
+        if b:
+            titles[i] = b
+    if not numbers and not titles:
+        return {}
+    all_numbers = {x for v in numbers.values() for x in v}
+    all_titles = {x for v in titles.values() for x in v}
+    rows = (
+        await session.execute(
+            select(Policy.item_id, Policy.document_number, Policy.title).where(
+                Policy.document_number.in_(all_numbers) | Policy.title.in_(all_titles)
+            )
+        )
+    ).all()
+    by_number = {r.document_number: r.item_id for r in rows if r.document_number}
+    by_title = {r.title: r.item_id for r in rows}
+    out = {}
+    for i in set(numbers) | set(titles):
+        for n in numbers.get(i, []):
+            if n in by_number:
+                out[i] = by_number[n]
+                break
+        else:
+            for b in titles.get(i, []):
+                if b in by_title:
+                    out[i] = by_title[b]
+                    break
+    return out
+
+
+async def policy_by_similarity(session: AsyncSession, event: OpinionEvent) -> uuid.UUID | None:
+    """An event whose terms overlap a published policy's terms strongly speaks of that policy."""
+    terms = [t for t, _ in Counter(event.terms).most_common(15)]
+    if not terms:
+        return None
+    rows = (
+        await session.execute(
+            select(Policy.item_id, Policy.terms)
+            .where(Policy.is_policy.is_(True), Policy.terms.has_any(array(terms)))
+            .limit(50)
+        )
+    ).all()
+    generic = similarity.generic_words()
+    best: tuple[float, uuid.UUID] | None = None
+    for row in rows:
+        score = similarity.event_overlap(row.terms, event.terms, generic)
+        if score >= 0.5 and (best is None or score > best[0]):
+            best = (score, row.item_id)
+    return best[1] if best else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Ingestion: store, understand, cluster, alert
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestResult:
+    received: int = 0
+    stored: int = 0
+    already_stored: int = 0
+    near_duplicates: int = 0
+    event_ids: list[uuid.UUID] = field(default_factory=list)
+    alerts: list[uuid.UUID] = field(default_factory=list)
+
+
+def _hour(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H")
+
+
+async def ingest(
+    session: AsyncSession,
+    posts: Sequence[PostInV1],
+    *,
+    settings: SentimentSettings,
+    source: str = "api",
+    prefix: str = "body.posts",
+    now: dt.datetime | None = None,
+) -> IngestResult:
+    """Store a batch (all or nothing), understand each new post and fold it into events (issue 6 points 1-4)."""
+    clean = check_posts(posts, settings=settings, prefix=prefix)
+    now = now or utcnow()
+    result = IngestResult(received=len(clean))
+    # One ingesting transaction at a time: clustering reads and updates the active events.
+    await session.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
+
+    # A post delivered twice (same channel, same id there) is stored once.
+    keys = {(c.data.channel, c.data.channel_post_id) for c in clean}
+    existing = set(
+        (
+            await session.execute(
+                select(Post.channel, Post.channel_post_id).where(tuple_(Post.channel, Post.channel_post_id).in_(keys))
+            )
+        ).all()
+    )
+    seen: set[tuple[str, str]] = set()
+    fresh: list[CleanPost] = []
+    for c in clean:
+        key = (c.data.channel, c.data.channel_post_id)
+        if key in existing or key in seen:
+            result.already_stored += 1
+            continue
+        seen.add(key)
+        fresh.append(c)
+    if not fresh:
+        return result
+
+    model = load_model()
+    directory = await load_directory(session)
+    key = settings.author_key.get_secret_value()
+    analyses = [model.analyse(c.text, normalized=True) for c in fresh]
+    sigs = [similarity.signature(c.text) for c in fresh]
+    bands = [similarity.band_keys(s) for s in sigs]
+    links = await policy_links(session, {i: c.text for i, c in enumerate(fresh)})
+
+    # Near-duplicate candidates among recent first posts (LSH bands), then the full signatures decide.
+    window_start = now - dt.timedelta(days=settings.active_days)
+    all_bands = {b for bs in bands for b in bs}
+    cand_rows = (
+        await session.execute(
+            select(PostBand.band, Post.id, Post.signature, Post.event_id)
+            .join(Post, Post.id == PostBand.post_id)
+            .where(PostBand.band.in_(all_bands), PostBand.posted_at >= window_start)
+        )
+    ).all()
+    by_band: dict[int, list[tuple[uuid.UUID, list[int], uuid.UUID | None]]] = {}
+    for r in cand_rows:
+        by_band.setdefault(r.band, []).append((r.id, r.signature, r.event_id))
+
+    # Active events of the batch's topics (bounded: last ``active_days``), loaded once.
+    topics = {a.topic for a in analyses}
+    events = list(
+        (
+            await session.scalars(
+                select(OpinionEvent).where(
+                    OpinionEvent.active.is_(True),
+                    OpinionEvent.topic.in_(topics),
+                    OpinionEvent.last_seen_at >= window_start,
+                )
+            )
+        ).all()
+    )
+    events_by_id = {e.id: e for e in events}
+    generic = similarity.generic_words()
+    touched: dict[uuid.UUID, OpinionEvent] = {}
+    before: dict[uuid.UUID, int] = {e.id: e.risk_level for e in events}
+    rows: list[dict[str, Any]] = []
+    band_rows: list[dict[str, Any]] = []
+    dup_increments: Counter[uuid.UUID] = Counter()
+    account_updates: dict[tuple[str, str], dt.datetime] = {}
+
+    for i, (c, a) in enumerate(zip(fresh, analyses, strict=True)):
+        post_id = uuid.uuid4()
+        d = c.data
+        author_hash = author_pseudonym(key, d.author) if d.author else None
+        if author_hash and d.channel in {p.value for p in ACCOUNT_PLATFORMS}:
+            prev = account_updates.get((d.channel, author_hash))
+            account_updates[(d.channel, author_hash)] = max(prev, d.posted_at) if prev else d.posted_at
+        department = d.department_id or directory.mentioned(c.text) or directory.for_topic(a.topic)
+        # Near-duplicate of a recent first post?
+        original: tuple[uuid.UUID, uuid.UUID | None] | None = None
+        best = 0.0
+        for b in bands[i]:
+            for cand_id, cand_sig, cand_event in by_band.get(b, ()):
+                sim = similarity.signature_similarity(sigs[i], cand_sig)
+                if sim >= settings.duplicate_similarity and sim > best:
+                    best, original = sim, (cand_id, cand_event)
+        terms = similarity.terms_of(a.tokens)
+        event: OpinionEvent | None = None
+        if original is not None:
+            dup_increments[original[0]] += 1
+            result.near_duplicates += 1
+            event = events_by_id.get(original[1]) if original[1] else None
+            if event is None and original[1] is not None:
+                event = await session.get(OpinionEvent, original[1])
+                if event is not None:
+                    events_by_id[event.id] = event
+                    before.setdefault(event.id, event.risk_level)
+        else:
+            best_score = 0.0
+            for e in events_by_id.values():
+                if e.topic != a.topic or not e.active:
+                    continue
+                score = similarity.event_overlap(terms, e.terms, generic)
+                if d.place and e.place and d.place == e.place:
+                    score += 0.15
+                if score >= settings.event_similarity and score > best_score:
+                    best_score, event = score, e
+            if event is None:
+                event = OpinionEvent(
+                    id=uuid.uuid4(),
+                    title=_title_of(c.text),
+                    topic=a.topic,
+                    keywords=[],
+                    terms={},
+                    place=d.place,
+                    department_id=department,
+                    policy_item_id=links.get(i),
+                    first_seen_at=d.posted_at,
+                    last_seen_at=d.posted_at,
+                    post_count=0,
+                    repost_count=0,
+                    negative_count=0,
+                    engagement=0,
+                    channel_counts={},
+                    volume=0.0,
+                    hourly={},
+                    heat=0.0,
+                    trend="rising",
+                    risk_level=0,
+                    must_respond={},
+                    staff_flags=[],
+                    alerted_level=-1,
+                    active=True,
+                )
+                session.add(event)
+                events_by_id[event.id] = event
+            for b in bands[i]:
+                band_rows.append({"band": b, "post_id": post_id, "posted_at": d.posted_at})
+                by_band.setdefault(b, []).append((post_id, sigs[i], event.id))
+        if event is not None:
+            _fold_post(event, c, a, department, links.get(i), terms, is_repost=original is not None, settings=settings)
+            touched[event.id] = event
+        rows.append(
+            {
+                "id": post_id,
+                "channel": d.channel,
+                "channel_post_id": d.channel_post_id,
+                "author_hash": author_hash,
+                "text": c.text,
+                "link": d.link,
+                "posted_at": d.posted_at,
+                "received_at": now,
+                "likes": d.likes,
+                "shares": d.shares,
+                "comments": d.comments,
+                "place": d.place,
+                "department_hint_id": d.department_id,
+                "polarity": a.polarity,
+                "intensity": a.intensity,
+                "topic": a.topic,
+                "department_id": department,
+                "must_respond": a.must_respond,
+                "policy_item_id": links.get(i),
+                "signature": sigs[i] if original is None else None,
+                "duplicate_of_id": original[0] if original else None,
+                "duplicate_count": 0,
+                "event_id": event.id if event is not None else None,
+            }
+        )
+
+    await session.flush()  # new events exist before posts point at them
+    await session.execute(pg_insert(Post), rows)
+    if band_rows:
+        await session.execute(pg_insert(PostBand).on_conflict_do_nothing(), band_rows)
+    for original_id, n in dup_increments.items():
+        await session.execute(
+            update(Post).where(Post.id == original_id).values(duplicate_count=Post.duplicate_count + n)
+        )
+    for (platform, author_hash), at in account_updates.items():
+        await session.execute(
+            update(Account)
+            .where(
+                Account.platform == platform,
+                Account.handle_hash == author_hash,
+                (Account.last_update_at.is_(None)) | (Account.last_update_at < at),
+            )
+            .values(last_update_at=at, last_update_source="posts")
+        )
+    result.stored = len(rows)
+
+    for event in touched.values():
+        _recompute(event, settings=settings)
+        if event.policy_item_id is None and event.post_count >= settings.detect_min_posts:
+            event.policy_item_id = await policy_by_similarity(session, event)
+        await _announce(session, event, before.get(event.id), settings=settings, now=now, result=result)
+    result.event_ids = list(touched)
+    log.info(
+        "posts_ingested", source=source, stored=result.stored, duplicates=result.near_duplicates, events=len(touched)
+    )
+    return result
+
+
+def _title_of(text_: str) -> str:
+    m = _FIRST_SENTENCE.match(text_)
+    return (m.group(1) if m else text_[:40]).strip()
+
+
+def _fold_post(
+    event: OpinionEvent,
+    c: CleanPost,
+    a: Any,
+    department: uuid.UUID | None,
+    policy_item_id: uuid.UUID | None,
+    terms: list[str],
+    *,
+    is_repost: bool,
+    settings: SentimentSettings,
+) -> None:
+    d = c.data
+    weight = settings.channel_weights.get(d.channel, 1.0)
+    if is_repost:
+        event.repost_count += 1
+    else:
+        event.post_count += 1
+        event.terms = similarity.merge_terms(event.terms or {}, terms, settings.event_terms)
+    if a.polarity == "negative":
+        event.negative_count += 1
+    event.engagement += d.likes + d.shares + d.comments
+    counts = dict(event.channel_counts or {})
+    counts[d.channel] = counts.get(d.channel, 0) + 1
+    event.channel_counts = counts
+    event.volume += weight
+    hourly = dict(event.hourly or {})
+    hour = _hour(d.posted_at)
+    hourly[hour] = hourly.get(hour, 0.0) + weight
+    if len(hourly) > 72:  # bounded: three days of hourly volume
+        hourly = dict(sorted(hourly.items())[-72:])
+    event.hourly = hourly
+    cats = dict(event.must_respond or {})
+    for cat in a.must_respond:
+        cats[cat] = cats.get(cat, 0) + 1
+    event.must_respond = cats
+    event.first_seen_at = min(event.first_seen_at, d.posted_at)
+    event.last_seen_at = max(event.last_seen_at, d.posted_at)
+    if event.department_id is None and department is not None:
+        event.department_id = department
+    if event.policy_item_id is None and policy_item_id is not None:
+        event.policy_item_id = policy_item_id
+    if not event.place and d.place:
+        event.place = d.place
+
+
+def active_must_respond(event: OpinionEvent) -> list[str]:
+    """61号 categories an event falls in: named by two posts or more, or flagged by staff."""
+    cats = {cat for cat, n in (event.must_respond or {}).items() if n >= 2}
+    cats.update(event.staff_flags or [])
+    return sorted(cats)
+
+
+def _recompute(event: OpinionEvent, *, settings: SentimentSettings) -> None:
+    """Heat (volume, velocity, engagement, negativity, channel weight), trend and risk level."""
+    hours = sorted(event.hourly or {})
+    last = hours[-1] if hours else None
+    vals = [event.hourly[h] for h in hours]
+    recent = sum(vals[-2:])
+    earlier = sum(vals[-4:-2])
+    total = event.post_count + event.repost_count
+    negative_share = event.negative_count / total if total else 0.0
+    heat = (
+        settings.heat_volume_weight * math.log1p(event.volume)
+        + settings.heat_velocity_weight * math.log1p(recent)
+        + settings.heat_engagement_weight * math.log1p(event.engagement / 10)
+    ) * (1 - settings.heat_negativity_weight + settings.heat_negativity_weight * negative_share)
+    event.heat = round(heat, 2)
+    if last is None or not earlier:
+        event.trend = "rising"
+    elif recent > earlier * 1.2:
+        event.trend = "rising"
+    elif recent < earlier * 0.8:
+        event.trend = "falling"
+    else:
+        event.trend = "steady"
+    level = sum(1 for t in settings.risk_thresholds if heat >= t)
+    cats = active_must_respond(event)
+    if "emergency" in cats:
+        level = max(level, 2)  # 重大突发事件: 5 h / 24 h (80号)
+    elif cats:
+        level = max(level, 1)  # must respond (61号)
+    event.risk_level = max(level, event.risk_level)  # a level is not lowered by the formula; staff close events
+    event.keywords = [t for t, _ in Counter(event.terms or {}).most_common(8)]
+
+
+def event_payload(event: OpinionEvent, previous: int | None = None) -> OpinionEventV1:
+    total = event.post_count + event.repost_count
+    return OpinionEventV1(
+        event_id=event.id,
+        title=event.title,
+        topic=event.topic,
+        keywords=list(event.keywords or []),
+        department_id=event.department_id,
+        policy_item_id=event.policy_item_id,
+        post_count=event.post_count,
+        repost_count=event.repost_count,
+        channel_counts=dict(event.channel_counts or {}),
+        heat=event.heat,
+        trend=event.trend,
+        risk_level=event.risk_level,
+        risk_level_label=RISK_LABELS[event.risk_level],
+        previous_risk_level=previous,
+        must_respond=active_must_respond(event),
+        negative_share=round(event.negative_count / total, 3) if total else 0.0,
+        first_seen_at=event.first_seen_at,
+        last_seen_at=event.last_seen_at,
+    )
+
+
+async def _announce(
+    session: AsyncSession,
+    event: OpinionEvent,
+    previous: int | None,
+    *,
+    settings: SentimentSettings,
+    now: dt.datetime,
+    result: IngestResult | None = None,
+) -> None:
+    if event.detected_at is None:
+        if event.post_count + event.repost_count >= settings.detect_min_posts:
+            event.detected_at = now
+            await emit(session, event_tables, EVENT_DETECTED_V1, event_payload(event))
+        else:
+            return
+    elif previous is not None and event.risk_level > previous:
+        await emit(session, event_tables, EVENT_ESCALATED_V1, event_payload(event, previous))
+    alert = await maybe_alert(session, event, settings=settings, now=now)
+    if alert is not None and result is not None:
+        result.alerts.append(alert.id)
+
+
+# ------------------------------------------------------------------------------------------------
+# Alerts and response tasks
+# ------------------------------------------------------------------------------------------------
+
+
+def deadlines_for(level: int, raised_at: dt.datetime, settings: SentimentSettings) -> list[dict[str, Any]]:
+    """Response deadlines by risk level (domain.md §5), hours from the alert."""
+    if level >= 2:
+        return [
+            {
+                "kind": "authoritative_release",
+                "label": "权威信息发布",
+                "due_at": (raised_at + dt.timedelta(hours=settings.authoritative_hours)).isoformat(),
+                "basis": f"国办发〔2016〕80号：重大突发事件{settings.authoritative_hours:g}小时内发布权威信息",
+                "met_at": None,
+            },
+            {
+                "kind": "press_conference",
+                "label": "新闻发布会",
+                "due_at": (raised_at + dt.timedelta(hours=settings.press_conference_hours)).isoformat(),
+                "basis": f"国办发〔2016〕61号、80号：{settings.press_conference_hours:g}小时内举行新闻发布会",
+                "met_at": None,
+            },
+        ]
+    return [
+        {
+            "kind": "response",
+            "label": "回应",
+            "due_at": (raised_at + dt.timedelta(hours=settings.response_hours)).isoformat(),
+            "basis": f"国办发〔2016〕61号：{settings.response_hours:g}小时内予以回应，并持续发布进展",
+            "met_at": None,
+        }
+    ]
+
+
+def _next_due(deadlines: list[dict[str, Any]]) -> dt.datetime | None:
+    open_ = [dt.datetime.fromisoformat(d["due_at"]) for d in deadlines if not d.get("met_at")]
+    return min(open_) if open_ else None
+
+
+async def maybe_alert(
+    session: AsyncSession, event: OpinionEvent, *, settings: SentimentSettings, now: dt.datetime
+) -> Alert | None:
+    """sentiment.alert.raised once per level per event, not within the cool-down (the sweep raises it later)."""
+    if (
+        event.detected_at is None
+        or event.risk_level < settings.alert_min_level
+        or event.risk_level <= event.alerted_level
+    ):
+        return None
+    if (
+        event.last_alert_at is not None
+        and (now - event.last_alert_at).total_seconds() < settings.alert_cooldown_seconds
+    ):
+        return None
+    alert = Alert(id=uuid.uuid4(), event_id=event.id, level=event.risk_level, heat=event.heat, raised_at=now)
+    session.add(alert)
+    deadlines = deadlines_for(event.risk_level, now, settings)
+    task = ResponseTask(
+        id=uuid.uuid4(),
+        alert_id=alert.id,
+        event_id=event.id,
+        department_id=event.department_id,
+        level=event.risk_level,
+        stage=Stage.consult.value,
+        deadlines=deadlines,
+        next_due_at=_next_due(deadlines),
+        heat_at_alert=event.heat,
+        responses=[],
+        history=[{"at": now.isoformat(), "action": "created", "stage": Stage.consult.value, "actor": "system"}],
+    )
+    session.add(task)
+    event.alerted_level = event.risk_level
+    event.last_alert_at = now
+    await emit(
+        session,
+        event_tables,
+        ALERT_RAISED_V1,
+        AlertRaisedV1(
+            alert_id=alert.id,
+            event_id=event.id,
+            title=event.title,
+            topic=event.topic,
+            level=event.risk_level,
+            level_label=RISK_LABELS[event.risk_level],
+            heat=event.heat,
+            department_id=event.department_id,
+            policy_item_id=event.policy_item_id,
+            response_task_id=task.id,
+            deadlines=[DeadlineV1.model_validate(d) for d in deadlines],
+            raised_at=now,
+        ),
+    )
+    return alert
+
+
+async def flag_event(
+    session: AsyncSession, *, event_id: uuid.UUID, category: str, principal: Principal, settings: SentimentSettings
+) -> OpinionEvent:
+    """Staff mark a 61号 must-respond category (e.g. ordered answered from above): the level follows."""
+    if category not in lexicons().must_respond:
+        raise ValidationFailed.for_field(
+            "body.category", "未知情形，可选：" + "、".join(lexicons().must_respond), "unknown_category"
+        )
+    event = await session.get(OpinionEvent, event_id, with_for_update=True)
+    if event is None:
+        raise NotFound("没有这个舆情事件")
+    require_event_access(principal, event)
+    if category not in (event.staff_flags or []):
+        event.staff_flags = [*(event.staff_flags or []), category]
+    previous = event.risk_level
+    _recompute(event, settings=settings)
+    now = utcnow()
+    if event.detected_at is None:
+        event.detected_at = now
+        await emit(session, event_tables, EVENT_DETECTED_V1, event_payload(event))
+    elif event.risk_level > previous:
+        await emit(session, event_tables, EVENT_ESCALATED_V1, event_payload(event, previous))
+    await maybe_alert(session, event, settings=settings, now=now)
+    return event
+
+
+def require_event_access(principal: Principal, event: OpinionEvent | ResponseTask) -> None:
+    if principal.roles & ALL_DEPARTMENTS or Role.system in principal.roles:
+        return
+    if event.department_id is None or not principal.can_act_for(event.department_id):
+        raise Forbidden("只能办理本部门的舆情")
+
+
+async def acknowledge_alert(session: AsyncSession, *, alert_id: uuid.UUID, principal: Principal) -> Alert:
+    alert = await session.get(Alert, alert_id, with_for_update=True)
+    if alert is None:
+        raise NotFound("没有这个预警")
+    event = await session.get(OpinionEvent, alert.event_id)
+    if event is not None:
+        require_event_access(principal, event)
+    if alert.acknowledged_at is None:
+        alert.acknowledged_at = utcnow()
+        alert.acknowledged_by = principal.name or principal.subject
+    return alert
+
+
+async def get_task(
+    session: AsyncSession, *, task_id: uuid.UUID, principal: Principal, lock: bool = False
+) -> ResponseTask:
+    task = await session.get(ResponseTask, task_id, with_for_update=lock)
+    if task is None:
+        raise NotFound("没有这个回应任务")
+    require_event_access(principal, task)
+    return task
+
+
+_ORDER = [Stage.consult, Stage.assess, Stage.respond, Stage.evaluate, Stage.closed]
+
+
+def _advance(task: ResponseTask, to: Stage, *, actor: str, note: str | None, now: dt.datetime) -> None:
+    task.history = [
+        *task.history,
+        {"at": now.isoformat(), "action": to.value, "stage": to.value, "actor": actor, "note": note},
+    ]
+    task.stage = to.value
+
+
+async def record_consultation(
+    session: AsyncSession, *, task_id: uuid.UUID, note: str, principal: Principal
+) -> ResponseTask:
+    """会商 (80号): the department, press office and 网信 agree who answers what."""
+    task = await get_task(session, task_id=task_id, principal=principal, lock=True)
+    if task.stage != Stage.consult.value:
+        raise Conflict(f"当前环节为{STAGE_LABELS[Stage(task.stage)]}，不能会商", code="wrong_stage")
+    task.consultation = note
+    _advance(task, Stage.assess, actor=principal.name or principal.subject, note=note, now=utcnow())
+    return task
+
+
+async def record_assessment(
+    session: AsyncSession, *, task_id: uuid.UUID, note: str, principal: Principal
+) -> ResponseTask:
+    """研判 (80号)."""
+    task = await get_task(session, task_id=task_id, principal=principal, lock=True)
+    if task.stage != Stage.assess.value:
+        raise Conflict(f"当前环节为{STAGE_LABELS[Stage(task.stage)]}，不能研判", code="wrong_stage")
+    task.assessment = note
+    _advance(task, Stage.respond, actor=principal.name or principal.subject, note=note, now=utcnow())
+    return task
+
+
+async def publish_response(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID,
+    kind: ResponseKind,
+    title: str,
+    content: str,
+    url: str | None,
+    principal: Principal,
+    now: dt.datetime | None = None,
+) -> ResponseTask:
+    """回应 (61号, 80号): 权威发布 meets the 5-hour deadline, a press conference the 24-hour one, any response
+    the 48-hour one; responses may continue (持续发布进展). Emits sentiment.response.published."""
+    task = await get_task(session, task_id=task_id, principal=principal, lock=True)
+    if task.stage not in (Stage.respond.value, Stage.evaluate.value):
+        raise Conflict(f"当前环节为{STAGE_LABELS[Stage(task.stage)]}，须先会商、研判再回应", code="wrong_stage")
+    now = now or utcnow()
+    on_time = True
+    deadlines = []
+    for d in task.deadlines:
+        d = dict(d)
+        meets = d["kind"] == "response" or d["kind"] == kind.value
+        if meets and not d.get("met_at"):
+            d["met_at"] = now.isoformat()
+            on_time = on_time and now <= dt.datetime.fromisoformat(d["due_at"])
+        deadlines.append(d)
+    task.deadlines = deadlines
+    task.next_due_at = _next_due(deadlines)
+    task.responses = [
+        *task.responses,
+        {
+            "kind": kind.value,
+            "kind_label": RESPONSE_KIND_LABELS[kind],
+            "title": title,
+            "url": url,
+            "at": now.isoformat(),
+        },
+    ]
+    task.history = [
+        *task.history,
+        {"at": now.isoformat(), "action": "respond", "stage": task.stage, "actor": principal.name or principal.subject},
+    ]
+    event = await session.get(OpinionEvent, task.event_id)
+    assert event is not None
+    await emit(
+        session,
+        event_tables,
+        RESPONSE_PUBLISHED_V1,
+        ResponsePublishedV1(
+            response_task_id=task.id,
+            event_id=task.event_id,
+            department_id=task.department_id,
+            kind=kind.value,
+            kind_label=RESPONSE_KIND_LABELS[kind],
+            title=title,
+            content=content,
+            url=url,
+            event_title=event.title,
+            topic=event.topic,
+            policy_item_id=event.policy_item_id,
+            published_at=now,
+            on_time=on_time,
+        ),
+    )
+    return task
+
+
+async def evaluate(
+    session: AsyncSession, *, task_id: uuid.UUID, reported: bool, note: str | None, principal: Principal
+) -> ResponseTask:
+    """评估 (80号): did the heat fall since the alert, was it reported; then the task is closed."""
+    task = await get_task(session, task_id=task_id, principal=principal, lock=True)
+    if task.stage != Stage.respond.value or not task.responses:
+        raise Conflict("须先回应再评估", code="wrong_stage")
+    event = await session.get(OpinionEvent, task.event_id)
+    assert event is not None
+    task.heat_fell = event.heat < task.heat_at_alert or event.trend == "falling"
+    task.reported = reported
+    task.evaluation = note
+    now = utcnow()
+    _advance(task, Stage.evaluate, actor=principal.name or principal.subject, note=note, now=now)
+    _advance(task, Stage.closed, actor=principal.name or principal.subject, note=None, now=now)
+    return task
+
+
+def task_status(task: ResponseTask, now: dt.datetime, due_soon_hours: float) -> str:
+    if task.stage == Stage.closed.value or task.next_due_at is None:
+        return "done"
+    if task.next_due_at < now:
+        return "overdue"
+    if task.next_due_at - now <= dt.timedelta(hours=due_soon_hours):
+        return "due_soon"
+    return "open"
+
+
+# ------------------------------------------------------------------------------------------------
+# Government accounts (政务新媒体)
+# ------------------------------------------------------------------------------------------------
+
+
+async def register_account(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    platform: str,
+    handle: str,
+    name: str,
+    settings: SentimentSettings,
+    principal: Principal,
+) -> Account:
+    if platform not in {p.value for p in ACCOUNT_PLATFORMS}:
+        raise ValidationFailed.for_field(
+            "body.platform",
+            "政务新媒体平台须为：" + "、".join(f"{p.value}({CHANNEL_LABELS[p]})" for p in ACCOUNT_PLATFORMS),
+            "unknown_platform",
+        )
+    if await session.get(Organization, organization_id) is None:
+        raise ValidationFailed.for_field(
+            "body.organization_id", "没有这个机关（目录服务尚未登记）", "unknown_organization"
+        )
+    principal.require_department(organization_id)
+    handle_hash = author_pseudonym(settings.author_key.get_secret_value(), handle)
+    if await session.scalar(select(Account.id).where(Account.platform == platform, Account.handle_hash == handle_hash)):
+        raise Conflict("该账号已登记", code="account_exists")
+    # The last post already ingested from this handle, if any, is its last update.
+    last = await session.scalar(
+        select(func.max(Post.posted_at)).where(Post.channel == platform, Post.author_hash == handle_hash)
+    )
+    account = Account(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        platform=platform,
+        handle=handle.strip(),
+        handle_hash=handle_hash,
+        name=name,
+        last_update_at=last,
+        last_update_source="posts" if last else None,
+    )
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def report_account_update(
+    session: AsyncSession, *, account_id: uuid.UUID, at: dt.datetime, principal: Principal
+) -> Account:
+    account = await session.get(Account, account_id, with_for_update=True)
+    if account is None:
+        raise NotFound("没有这个账号")
+    principal.require_department(account.organization_id)
+    if at.tzinfo is None:
+        raise ValidationFailed.for_field("body.at", "时间须带时区", "naive_datetime")
+    if account.last_update_at is None or at > account.last_update_at:
+        account.last_update_at = at
+        account.last_update_source = "reported"
+    return account
+
+
+def silent_days(account: Account, now: dt.datetime) -> int | None:
+    ref = account.last_update_at or account.created_at
+    return (now - ref).days if ref else None
+
+
+async def sweep_accounts(session: AsyncSession, *, settings: SentimentSettings, now: dt.datetime | None = None) -> int:
+    """sentiment.account.stale once per silence: an account silent over 14 days (国办发〔2018〕123号,
+    国办秘函〔2019〕19号) is flagged; a new update ends the silence, a later one is flagged again."""
+    now = now or utcnow()
+    limit = now - dt.timedelta(days=settings.account_silence_days)
+    ref = func.coalesce(Account.last_update_at, Account.created_at)
+    accounts = (
+        await session.scalars(
+            select(Account)
+            .where(ref < limit, (Account.stale_notified_at.is_(None)) | (Account.stale_notified_at < ref))
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for account in accounts:
+        account.stale_notified_at = now
+        await emit(
+            session,
+            event_tables,
+            ACCOUNT_STALE_V1,
+            AccountStaleV1(
+                account_id=account.id,
+                organization_id=account.organization_id,
+                platform=account.platform,
+                name=account.name,
+                last_update_at=account.last_update_at,
+                silent_days=silent_days(account, now) or 0,
+            ),
+        )
+    return len(accounts)
+
+
+async def compliance(session: AsyncSession, *, settings: SentimentSettings, now: dt.datetime | None = None) -> dict:
+    """The office's list: silent accounts, and duplicate accounts of one body on one platform
+    (一个主体一个平台一个账号)."""
+    now = now or utcnow()
+    accounts = (await session.scalars(select(Account).order_by(Account.organization_id, Account.platform))).all()
+    names = dict((await session.execute(select(Organization.id, Organization.name))).all())
+    silent = []
+    groups: dict[tuple[uuid.UUID, str], list[Account]] = {}
+    for a in accounts:
+        days = silent_days(a, now)
+        if days is not None and days > settings.account_silence_days:
+            silent.append({**account_row(a, now), "organization_name": names.get(a.organization_id)})
+        groups.setdefault((a.organization_id, a.platform), []).append(a)
+    duplicates = [
+        {
+            "organization_id": org,
+            "organization_name": names.get(org),
+            "platform": platform,
+            "platform_label": CHANNEL_LABELS[Channel(platform)],
+            "accounts": [account_row(a, now) for a in group],
+        }
+        for (org, platform), group in groups.items()
+        if len(group) > 1
+    ]
+    return {"silence_limit_days": settings.account_silence_days, "silent": silent, "duplicates": duplicates}
+
+
+def account_row(a: Account, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "organization_id": a.organization_id,
+        "platform": a.platform,
+        "platform_label": CHANNEL_LABELS[Channel(a.platform)],
+        "handle": a.handle,
+        "name": a.name,
+        "last_update_at": a.last_update_at,
+        "last_update_source": a.last_update_source,
+        "silent_days": silent_days(a, now),
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# Sweeps
+# ------------------------------------------------------------------------------------------------
+
+
+async def sweep_responses(
+    session: AsyncSession, *, settings: SentimentSettings, now: dt.datetime | None = None
+) -> None:
+    """Due-soon and overdue responses, once each per task; alerts held back by the cool-down."""
+    now = now or utcnow()
+    soon = now + dt.timedelta(hours=settings.due_soon_hours)
+    tasks = (
+        await session.scalars(
+            select(ResponseTask)
+            .where(ResponseTask.stage != Stage.closed.value, ResponseTask.next_due_at.is_not(None))
+            .where(
+                ((ResponseTask.next_due_at <= soon) & ResponseTask.due_soon_notified_at.is_(None))
+                | ((ResponseTask.next_due_at < now) & ResponseTask.overdue_notified_at.is_(None))
+            )
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for task in tasks:
+        event = await session.get(OpinionEvent, task.event_id)
+        open_ = [d for d in task.deadlines if not d.get("met_at")]
+        first = min(open_, key=lambda d: d["due_at"])
+        payload = ResponseDeadlineV1(
+            response_task_id=task.id,
+            event_id=task.event_id,
+            department_id=task.department_id,
+            title=event.title if event else "",
+            level=task.level,
+            deadline=DeadlineV1.model_validate(first),
+            stage=task.stage,
+        )
+        assert task.next_due_at is not None
+        if task.next_due_at < now and task.overdue_notified_at is None:
+            task.overdue_notified_at = now
+            task.due_soon_notified_at = task.due_soon_notified_at or now
+            await emit(session, event_tables, RESPONSE_OVERDUE_V1, payload)
+        elif task.due_soon_notified_at is None:
+            task.due_soon_notified_at = now
+            await emit(session, event_tables, RESPONSE_DUE_SOON_V1, payload)
+    cooldown = now - dt.timedelta(seconds=settings.alert_cooldown_seconds)
+    waiting = (
+        await session.scalars(
+            select(OpinionEvent).where(
+                OpinionEvent.active.is_(True),
+                OpinionEvent.detected_at.is_not(None),
+                OpinionEvent.risk_level >= settings.alert_min_level,
+                OpinionEvent.risk_level > OpinionEvent.alerted_level,
+                (OpinionEvent.last_alert_at.is_(None)) | (OpinionEvent.last_alert_at <= cooldown),
+            )
+        )
+    ).all()
+    for event in waiting:
+        await maybe_alert(session, event, settings=settings, now=now)
+
+
+async def sweep_retention(
+    session: AsyncSession, *, settings: SentimentSettings, now: dt.datetime | None = None
+) -> None:
+    """Bounded memory: events without posts for ``active_days`` leave the active set; old LSH bands go."""
+    now = now or utcnow()
+    limit = now - dt.timedelta(days=settings.active_days)
+    await session.execute(
+        update(OpinionEvent)
+        .where(OpinionEvent.active.is_(True), OpinionEvent.last_seen_at < limit)
+        .values(active=False)
+    )
+    await session.execute(delete(PostBand).where(PostBand.posted_at < limit))
+
+
+async def close_event(session: AsyncSession, *, event_id: uuid.UUID, principal: Principal) -> OpinionEvent:
+    event = await session.get(OpinionEvent, event_id, with_for_update=True)
+    if event is None:
+        raise NotFound("没有这个舆情事件")
+    require_event_access(principal, event)
+    event.active = False
+    return event
+
+
+async def set_topic_route(session: AsyncSession, *, topic: str, organization_id: uuid.UUID) -> TopicRoute:
+    if topic not in TOPICS:
+        raise ValidationFailed.for_field("path.topic", "未知领域，可选：" + "、".join(TOPICS), "unknown_topic")
+    if await session.get(Organization, organization_id) is None:
+        raise ValidationFailed.for_field("body.organization_id", "没有这个机关", "unknown_organization")
+    stmt = pg_insert(TopicRoute).values(topic=topic, organization_id=organization_id, updated_at=utcnow())
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[TopicRoute.topic],
+            set_={"organization_id": organization_id, "updated_at": stmt.excluded.updated_at},
+        )
+    )
+    route = await session.get(TopicRoute, topic, populate_existing=True)
+    assert route is not None
+    return route
+
+
+__all__ = [
+    "IngestResult",
+    "acknowledge_alert",
+    "author_pseudonym",
+    "check_posts",
+    "close_event",
+    "compliance",
+    "deadlines_for",
+    "evaluate",
+    "flag_event",
+    "ingest",
+    "on_application_received",
+    "on_ingest_posts",
+    "on_item_published",
+    "on_organization",
+    "on_topic_repeated",
+    "publish_response",
+    "record_assessment",
+    "record_consultation",
+    "register_account",
+    "report_account_update",
+    "set_topic_route",
+    "sweep_accounts",
+    "sweep_responses",
+    "sweep_retention",
+    "task_status",
+]
