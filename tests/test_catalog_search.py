@@ -463,6 +463,20 @@ async def test_atom_feed_per_organization_lists_latest_published(world: World) -
         dt.datetime.fromisoformat(e.findtext(f"{ATOM}updated"))
 
 
+async def test_atom_feed_links_point_at_the_gateway_when_proxied(world: World) -> None:
+    """Behind the gateway (which sets X-Forwarded-Host/Proto) a subscriber must be able to follow the links."""
+    resp = await world.client.get(
+        "/feeds/atom",
+        params={"organization": str(world.org_a)},
+        headers={"X-Forwarded-Host": "gongkai.example.gov.cn", "X-Forwarded-Proto": "https"},
+    )
+    root = ET.fromstring(resp.content)
+    base = "https://gongkai.example.gov.cn/api/v1/catalog/"
+    assert root.find(f"{ATOM}link").get("href").startswith(base + "feeds/atom")
+    hrefs = [e.find(f"{ATOM}link").get("href") for e in root.findall(f"{ATOM}entry")]
+    assert hrefs and all(h.startswith(base + "items/") for h in hrefs)
+
+
 async def test_atom_feed_per_category_and_bad_organization(world: World) -> None:
     root = ET.fromstring((await world.get("/feeds/atom", category=str(world.category))).content)
     assert [e.findtext(f"{ATOM}title") for e in root.findall(f"{ATOM}entry")] == [GJJ_TITLE]

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from gongkai_shared.auth import CurrentPrincipal
 from gongkai_shared.db import SessionDep
 from gongkai_shared.errors import ValidationFailed, problem_responses
+from gongkai_shared.http import public_base_url
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -178,6 +179,6 @@ async def atom_feed(
     category: Annotated[uuid.UUID | None, Query(description="目录类别")] = None,
 ) -> Response:
     body = await feeds.atom_feed(
-        session, organization_id=organization, category_id=category, base_url=str(request.base_url)
+        session, organization_id=organization, category_id=category, base_url=public_base_url(request, "catalog")
     )
     return Response(content=body, media_type=feeds.ATOM)
