@@ -10,6 +10,12 @@
 | catalog.item.validity_changed      | an item became 废止 (repealed) or 失效 (expired, superseded)     |
 | catalog.item.due_soon              | the 20-working-day publication deadline is near (条例 art. 26)  |
 | catalog.item.overdue               | the publication deadline passed unpublished (条例 art. 26)      |
+| catalog.consultation.opened        | a draft decision opened for public comment (意见征集)            |
+| catalog.consultation.closed        | its comment period ended                                       |
+| catalog.consultation.report_published | its feedback report (意见采纳情况) was published              |
+| catalog.consultation.report_overdue   | no feedback report N days after the period (a setting)      |
+| catalog.column.stale               | a column went silent past its rhythm (国办秘函〔2019〕19号), once |
+| catalog.finding.overdue            | a rectification finding passed its deadline unclosed, once     |
 """
 
 from __future__ import annotations
