@@ -292,6 +292,12 @@ async def fetch_statistics(
     try:
         async with service_client(settings.requests_url, timeout=timeout) as client:
             resp = await client.get(f"/statistics/{organization_id}/{year}", headers=headers)
+    except httpx.InvalidURL as exc:
+        raise ServiceUnavailable(
+            "依申请公开服务的地址配置有误（GK_CATALOG_REQUESTS_URL），未能取得表三、表四",
+            code="requests_unavailable",
+            title="依申请公开服务暂不可用",
+        ) from exc
     except (httpx.TransportError, httpx.TimeoutException) as exc:
         log.warning("requests_unreachable", url=settings.requests_url, error=type(exc).__name__)
         raise ServiceUnavailable(

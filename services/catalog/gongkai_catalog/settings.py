@@ -35,3 +35,10 @@ class CatalogSettings(ServiceSettings):
     freshness_exempt_keys: list[str] = Field(
         default_factory=lambda: ["column.guide", "column.rules", "column.annual_report"]
     )
+    # Annual report (issue 8 point 1; gongkai_catalog/annual_report.py).
+    #: The requests service, asked for tables 三 and 四 (GET /statistics/{organization}/{year}).
+    requests_url: str = "http://127.0.0.1:8002"
+    #: How long to wait for it before answering 503 (seconds).
+    requests_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    #: 条例 art. 49 due dates: the due-soon event goes out this many days before (local practice, default 10).
+    annual_report_due_soon_days: int = Field(default=10, ge=0, le=60)

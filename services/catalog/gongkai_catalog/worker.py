@@ -6,6 +6,7 @@ from gongkai_shared.service import Sweep, run_worker
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gongkai_catalog import service
+from gongkai_catalog.annual_report import annual_report_sweeps
 from gongkai_catalog.models import calendar_table, event_tables
 from gongkai_catalog.participation_worker import participation_handlers, participation_sweeps
 from gongkai_catalog.settings import CatalogSettings
@@ -24,6 +25,7 @@ def sweeps(settings: CatalogSettings) -> list[Sweep]:
         Sweep(name="catalog-publication-clock", every_seconds=settings.sweep_seconds, run=clock),
         Sweep(name="catalog-expiry", every_seconds=settings.sweep_seconds, run=expiry),
         *participation_sweeps(settings),
+        *annual_report_sweeps(settings),
     ]
 
 
