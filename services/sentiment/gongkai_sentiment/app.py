@@ -2,6 +2,7 @@ from fastapi import FastAPI
 from gongkai_shared.service import create_service_app
 
 from gongkai_sentiment.endpoints import router
+from gongkai_sentiment.figures_api import router as figures_router
 from gongkai_sentiment.settings import SentimentSettings
 
 
@@ -19,6 +20,6 @@ def create_app(settings: SentimentSettings | None = None) -> FastAPI:
         settings=settings or SentimentSettings(),
         title="Gongkai 舆情服务 (sentiment)",
         description="政务舆情：收集、研判、回应（国办发〔2016〕61号、80号）；政务新媒体检查。",
-        routers=[router],
+        routers=[router, figures_router],
         on_startup=warm_up,
     )
