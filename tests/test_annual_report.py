@@ -459,6 +459,32 @@ async def test_in_force_count_is_checked_against_last_years_report_as_a_warning(
     assert "行政规范性文件2件，比上年增加2件" in report["sections"]["overview"]
 
 
+async def test_a_returned_report_is_edited_and_resubmitted_as_the_same_item(world: World) -> None:
+    """条例 art. 17 先审查后公开: a reviewer returns the report; staff edit it and submit again; the same catalog
+    item carries the new text and one fresh Word document."""
+    w = world
+    org, actors = await new_org(w)
+    await compose(w, org, actors)
+    await patch(w, org, actors, {"table2": ZERO_TABLE2, "fees_collected": "0"})
+    first = (await w.catalog.post(url(org, tail="/submit"), headers=actors.drafter)).json()
+    returned = await w.catalog.post(
+        f"/items/{first['item_id']}/return", json={"opinion": "请补充存在的问题"}, headers=actors.reviewer
+    )
+    assert returned.status_code == 200, returned.text
+    assert (await w.catalog.get(url(org), headers=actors.drafter)).json()["status"] == "draft"
+    text = "部分栏目更新不够及时，下一步将建立信息发布提醒机制。"
+    assert (await patch(w, org, actors, {"sections": {"problems": text}})).status_code == 200
+    again = await w.catalog.post(url(org, tail="/submit"), headers=actors.drafter)
+    assert again.status_code == 200, again.text
+    assert again.json()["item_id"] == first["item_id"] and again.json()["status"] == "in_review"
+    item = (await w.catalog.get(f"/items/{first['item_id']}", headers=actors.drafter)).json()
+    assert text in item["body"] and len(item["attachments"]) == 1
+    document = await w.catalog.get(
+        f"/items/{item['id']}/attachments/{item['attachments'][0]['id']}", headers=actors.drafter
+    )
+    assert any(p.text == text for p in Document(io.BytesIO(document.content)).paragraphs)
+
+
 # --------------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------------

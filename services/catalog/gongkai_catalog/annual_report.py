@@ -48,7 +48,20 @@ from gongkai_shared.http import service_client
 from gongkai_shared.service import Sweep
 from gongkai_shared.timeutil import china_today
 from pydantic import BaseModel, Field
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, Numeric, String, UniqueConstraint, select
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -1083,10 +1096,21 @@ async def deadline_sweep(
     """
     today = today or china_today()
     year = default_year(today)
-    orgs = (await session.scalars(select(Organization))).all()
-    for org in orgs:
-        if org.created_at.date() <= due_date(org.type, year):
-            await ensure_deadline(session, org, year)
+    # One statement: every organization's row for the year, registered by its due date, unless already there.
+    due = case(
+        (Organization.type.in_(GOVERNMENT_TYPES), literal(dt.date(year + 1, 3, 31))),
+        else_=literal(dt.date(year + 1, 1, 31)),
+    )
+    await session.execute(
+        insert(AnnualReportDeadline)
+        .from_select(
+            ["id", "organization_id", "year", "due_on"],
+            select(func.gen_random_uuid(), Organization.id, literal(year), due).where(
+                cast(Organization.created_at, Date) <= due
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=["organization_id", "year"])
+    )
     rows = (
         await session.execute(
             select(AnnualReportDeadline, Organization, AnnualReport, Item)
