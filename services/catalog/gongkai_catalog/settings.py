@@ -42,3 +42,30 @@ class CatalogSettings(ServiceSettings):
     requests_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     #: 条例 art. 49 due dates: the due-soon event goes out this many days before (local practice, default 10).
     annual_report_due_soon_days: int = Field(default=10, ge=0, le=60)
+    # Assessment (考核评估; issue 8 point 2; gongkai_catalog/assessment.py). The requests service is requests_url.
+    #: The interpretation service, asked for GET /figures (解读率、按时率、非文字形式占比).
+    interpretation_url: str = "http://127.0.0.1:8003"
+    #: The sentiment service, asked for GET /figures (舆情按时回应、政务新媒体更新).
+    sentiment_url: str = "http://127.0.0.1:8004"
+    #: How long to wait for each service's figures before marking its indicators unavailable (seconds).
+    assessment_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    #: Indicator → weight (local practice: each office sets its own scheme; JSON in GK_CATALOG_ASSESSMENT_WEIGHTS).
+    #: An indicator left out or weighted 0 is shown but not scored. Defaults sum to 100; keys are in
+    #: gongkai_catalog.assessment.INDICATORS.
+    assessment_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "publication_on_time": 15,
+            "replies_on_time": 15,
+            "remedies_not_corrected": 10,
+            "interpretation_rate": 10,
+            "interpretation_on_time": 5,
+            "non_text_share": 5,
+            "opinion_on_time": 10,
+            "accounts_updated": 10,
+            "consultation_feedback": 5,
+            "columns_fresh": 10,
+            "rectification_on_time": 5,
+        }
+    )
+    #: How many periods GET /assessment/trend shows by default (the period asked and those before it).
+    assessment_trend_periods: int = Field(default=5, ge=1, le=20)
