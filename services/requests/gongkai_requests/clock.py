@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
@@ -275,12 +276,31 @@ class ClockRuleError(Exception):
 # --------------------------------------------------------------------------------------------
 
 
+#: Day statuses per calendar, shared by the computations that use the same (immutable) calendar: a recompute
+#: of thousands of applications asks about the same days again and again. Keyed by ``id`` and holding the
+#: calendar itself, so that an id cannot be reused while its entry lives; the few most recent calendars kept.
+_DAY_MEMOS: OrderedDict[int, tuple[WorkingDayCalendar, dict[dt.date, tuple[str | None, bool]]]] = OrderedDict()
+_DAY_MEMOS_KEPT = 8
+
+
+def _day_memo(calendar: WorkingDayCalendar) -> dict[dt.date, tuple[str | None, bool]]:
+    entry = _DAY_MEMOS.get(id(calendar))
+    if entry is not None and entry[0] is calendar:
+        _DAY_MEMOS.move_to_end(id(calendar))
+        return entry[1]
+    memo: dict[dt.date, tuple[str | None, bool]] = {}
+    _DAY_MEMOS[id(calendar)] = (calendar, memo)
+    while len(_DAY_MEMOS) > _DAY_MEMOS_KEPT:
+        _DAY_MEMOS.popitem(last=False)
+    return memo
+
+
 class _Days:
-    """Rest-or-working for single days, provisional for unknown years (memoised per computation)."""
+    """Rest-or-working for single days, provisional for unknown years (memoised per calendar)."""
 
     def __init__(self, calendar: WorkingDayCalendar) -> None:
         self._calendar = calendar
-        self._memo: dict[dt.date, tuple[str | None, bool]] = {}
+        self._memo = _day_memo(calendar)
         self.unknown_years: set[int] = set()
 
     def status(self, day: dt.date) -> tuple[str | None, bool]:
