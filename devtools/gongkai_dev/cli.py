@@ -125,6 +125,12 @@ def migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo(args: argparse.Namespace) -> int:
+    from gongkai_dev import demo as demo_city
+
+    return demo_city.main(args, DATA)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gongkai")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,6 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     p_mig = sub.add_parser("migrate", help="migrate the databases (DATABASE_URL required)")
     p_mig.add_argument("services", nargs="*")
     p_mig.set_defaults(func=migrate)
+    p_demo = sub.add_parser("demo", help="load the demo city into a running `gongkai up` (through the gateway's API)")
+    p_demo.add_argument("--scale", choices=("tiny", "small", "full"), default="small")
+    p_demo.add_argument("--seed", type=int, default=2026)
+    p_demo.add_argument("--gateway", default="http://127.0.0.1:8000", help="the gateway's URL")
+    p_demo.add_argument("--admin-username", default="admin")
+    p_demo.add_argument("--admin-password", default=None, help="default: .data/admin-password")
+    p_demo.set_defaults(func=demo)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
