@@ -202,6 +202,8 @@ def require_roles(*roles: Role) -> Any:
             raise Forbidden("当前角色无权执行此操作")
         return principal
 
+    # Read by gongkai_shared.access to declare who may call the route (x-gongkai-access).
+    check.gongkai_roles = frozenset(roles)  # type: ignore[attr-defined]
     return Depends(check)
 
 

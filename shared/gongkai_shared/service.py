@@ -20,6 +20,7 @@ from nats.aio.client import Client as NATS
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from gongkai_shared.access import declare_access
 from gongkai_shared.auth import TokenSigner
 from gongkai_shared.db import create_engine, make_sessionmaker
 from gongkai_shared.errors import PROBLEM_JSON, ServiceUnavailable, install_error_handlers
@@ -83,6 +84,7 @@ def create_service_app(
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
+    declare_access(app, settings.service)  # x-gongkai-access on every operation (who may call it; metadata only)
     return app
 
 

@@ -6,12 +6,13 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
+from gongkai_shared.access import restricted
 from gongkai_shared.auth import Principal, Role, require_roles
 from gongkai_shared.db import SessionDep
 from gongkai_shared.errors import Forbidden, NotFound, Unauthorized, problem_responses
 
 from gongkai_gateway import keys, webhooks
-from gongkai_gateway.keys import Caller
+from gongkai_gateway.keys import WEBHOOKS_SCOPE, Caller
 from gongkai_gateway.models import WebhookSubscription
 from gongkai_gateway.schemas import (
     ApiKeyCreate,
@@ -29,6 +30,9 @@ from gongkai_gateway.schemas import (
 __all__ = ["api_keys_router", "webhooks_router"]
 
 Office = Annotated[Principal, require_roles(Role.office, Role.admin)]
+#: Webhooks are managed by the office, or by a system whose key holds the ``webhooks`` scope
+#: (checked in webhooks.require_manager, not by a dependency: a key's caller is resolved first).
+_MANAGERS = restricted(Role.office, Role.admin, Role.system, scope=WEBHOOKS_SCOPE)
 
 api_keys_router = APIRouter(prefix="/api/v1/api-keys", tags=["API 密钥"])
 webhooks_router = APIRouter(prefix="/api/v1/webhooks", tags=["事件推送"])
@@ -91,6 +95,7 @@ def _signed_in(principal: Principal) -> Principal:
 
 @webhooks_router.post(
     "",
+    openapi_extra=_MANAGERS,
     status_code=201,
     response_model=WebhookCreated,
     summary="创建事件推送订阅",
@@ -104,7 +109,11 @@ async def create_webhook(data: WebhookCreate, session: SessionDep, caller: Calle
 
 
 @webhooks_router.get(
-    "", response_model=list[WebhookOut], summary="推送订阅列表", responses=problem_responses(Unauthorized, Forbidden)
+    "",
+    response_model=list[WebhookOut],
+    summary="推送订阅列表",
+    responses=problem_responses(Unauthorized, Forbidden),
+    openapi_extra=_MANAGERS,
 )
 async def list_webhooks(session: SessionDep, caller: Caller) -> list[WebhookSubscription]:
     return await webhooks.list_subscriptions(session, principal=_signed_in(caller))
@@ -112,6 +121,7 @@ async def list_webhooks(session: SessionDep, caller: Caller) -> list[WebhookSubs
 
 @webhooks_router.get(
     "/{subscription_id}",
+    openapi_extra=_MANAGERS,
     response_model=WebhookOut,
     summary="推送订阅详情",
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
@@ -122,6 +132,7 @@ async def get_webhook(subscription_id: SubscriptionId, session: SessionDep, call
 
 @webhooks_router.delete(
     "/{subscription_id}",
+    openapi_extra=_MANAGERS,
     status_code=204,
     summary="删除推送订阅",
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
@@ -132,6 +143,7 @@ async def delete_webhook(subscription_id: SubscriptionId, session: SessionDep, c
 
 @webhooks_router.post(
     "/{subscription_id}/resume",
+    openapi_extra=_MANAGERS,
     response_model=WebhookOut,
     summary="恢复已暂停的推送订阅",
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
@@ -142,6 +154,7 @@ async def resume_webhook(subscription_id: SubscriptionId, session: SessionDep, c
 
 @webhooks_router.get(
     "/{subscription_id}/deliveries",
+    openapi_extra=_MANAGERS,
     response_model=list[DeliveryOut],
     summary="投递记录（最新在前）",
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
@@ -166,6 +179,7 @@ async def list_webhook_deliveries(
 
 @webhooks_router.get(
     "/{subscription_id}/deliveries/{delivery_id}/attempts",
+    openapi_extra=_MANAGERS,
     response_model=list[AttemptOut],
     summary="某次投递的每次尝试（状态码、耗时、错误）",
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
@@ -181,6 +195,7 @@ async def list_delivery_attempts(
 
 @webhooks_router.post(
     "/{subscription_id}/deliveries/{delivery_id}/replay",
+    openapi_extra=_MANAGERS,
     response_model=DeliveryOut,
     summary="重新投递一次",
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
@@ -196,6 +211,7 @@ async def replay_webhook_delivery(
 
 @webhooks_router.post(
     "/{subscription_id}/replay",
+    openapi_extra=_MANAGERS,
     response_model=ReplayOut,
     summary="重新投递某时间段内的事件",
     responses=problem_responses(Unauthorized, Forbidden, NotFound),

@@ -8,6 +8,7 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordRequestForm
+from gongkai_shared.access import public
 from gongkai_shared.auth import Principal, Role, TokenSigner, require_roles
 from gongkai_shared.calendar import WorkingDayTrace, YearArrangement
 from gongkai_shared.db import SessionDep
@@ -63,6 +64,7 @@ async def _session_tokens(session: SessionDep, request: Request, user: User, ref
 
 @auth_router.post(
     "/token",
+    openapi_extra=public("sign_in"),
     response_model=SessionTokenOut,
     summary="登录，获取访问令牌和刷新令牌",
     description="OAuth2 密码模式（application/x-www-form-urlencoded 的 username、password）。"
@@ -94,6 +96,7 @@ async def sign_in(
 
 @auth_router.post(
     "/refresh",
+    openapi_extra=public("sign_in"),
     response_model=SessionTokenOut,
     summary="用刷新令牌换取新的访问令牌",
     description="每个刷新令牌只能用一次，返回新的刷新令牌；再次使用已用过的刷新令牌视为被盗用，"
@@ -194,13 +197,16 @@ async def load_calendar_year(
     return await service.load_calendar_year(session, year=year, arrangement=arrangement)
 
 
-@calendar_router.get("/years", response_model=list[CalendarYearOut], summary="已载入的年度安排")
+@calendar_router.get(
+    "/years", response_model=list[CalendarYearOut], summary="已载入的年度安排", openapi_extra=public("published")
+)
 async def list_calendar_years(session: SessionDep) -> list[CalendarYearOut]:
     return await service.list_calendar_years(session)
 
 
 @calendar_router.get(
     "/deadline",
+    openapi_extra=public("published"),
     response_model=WorkingDayTrace,
     summary="按工作日计算期限并说明",
     description="第 N 个工作日（事件当日不计，次日起算）及每个计入和跳过的日期与原因。"

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from fastapi import APIRouter, Request
+from gongkai_shared.access import public
 from gongkai_shared.errors import PROBLEM_JSON, Problem, ServiceUnavailable
 from gongkai_shared.service import database_problem
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -45,6 +46,7 @@ def _ms(started: float) -> float:
 
 @health_router.get(
     "/health",
+    openapi_extra=public("health"),
     response_model=HealthOut,
     summary="整体就绪检查（网关及各上游服务）",
     responses={
