@@ -362,8 +362,6 @@ async def test_scores_and_ranking_follow_the_weights(world: World) -> None:
 async def test_a_service_that_does_not_answer_marks_its_indicators_unavailable(world: World) -> None:
     """The sentiment service is down: its indicators are unavailable with the reason, never a 500, and the
     score is computed over the others (and says so)."""
-    sock_port = httpx.URL(world.urls["sentiment"]).port
-    assert sock_port is not None
     closed = "http://127.0.0.1:9"  # discard port: nothing listens there
     settings = world.settings.model_copy(update={"sentiment_url": closed, "assessment_timeout_seconds": 2})
     async with catalog_client(settings) as catalog:
@@ -500,3 +498,32 @@ async def test_requests_and_sentiment_figures_admit_a_scoped_system_token_only(w
         422,
     )
     assert fields(problem) == {"query.to"}
+
+
+def test_response_on_time_means_every_deadline_met_by_its_due_time() -> None:
+    """domain.md §5 (国办发〔2016〕61号 48 hours; 80号 5 hours / 24 hours): a task is on time when each deadline
+    was met by its due time, late when one was met after it, overdue when one is still open past it."""
+    from gongkai_sentiment.figures_api import _task_result
+    from gongkai_sentiment.models import ResponseTask
+
+    t0 = dt.datetime(2026, 5, 6, 9, tzinfo=dt.UTC)
+
+    def task(*deadlines: tuple[int, int | None]) -> ResponseTask:
+        return ResponseTask(
+            deadlines=[
+                {
+                    "due_at": (t0 + dt.timedelta(hours=due)).isoformat(),
+                    "met_at": None if met is None else (t0 + dt.timedelta(hours=met)).isoformat(),
+                }
+                for due, met in deadlines
+            ]
+        )
+
+    later = t0 + dt.timedelta(days=10)
+    assert _task_result(task((5, 4), (24, 20)), later) == "on_time"
+    assert _task_result(task((5, 6), (24, 20)), later) == "late"
+    assert _task_result(task((48, None)), later) == "overdue"
+    assert _task_result(task((48, None)), t0 + dt.timedelta(hours=47)) == "open"
+    # Met after the moment asked about: not yet met then.
+    assert _task_result(task((10, 30)), t0 + dt.timedelta(hours=20)) == "overdue"
+    assert _task_result(task((10, 30)), later) == "late"

@@ -599,7 +599,9 @@ async def assess(
     fetchers: dict[str, Callable[[CatalogSettings, TokenSigner, Period], Awaitable[dict]]] | None = None,
 ) -> Assessment:
     """Every department's indicators, score and rank for ``period``; a silent service marks its indicators."""
-    weights = validate_weights(dict(weights if weights is not None else settings.assessment_weights))
+    if weights is None:
+        weights = validate_weights(dict(settings.assessment_weights), field="GK_CATALOG_ASSESSMENT_WEIGHTS")
+    weights = validate_weights(dict(weights))
     as_of = min(period.end, china_today())
     orgs = list(
         (
