@@ -241,7 +241,9 @@ class NaiveBayes:
             denom = self.total_weight[c] + alpha * v
             unseen[c] = math.log(alpha / denom)
             loglik[c] = {f: math.log((w + alpha) / denom) for f, w in self.feature_weight[c].items()}
-        return CompiledNB(self.classes, prior, unseen, loglik, vocab)
+        # One vector of class log-likelihoods per feature: a feature costs one lookup, not one per class.
+        table = {f: tuple(loglik[c].get(f, unseen[c]) for c in self.classes) for f in vocab}
+        return CompiledNB(self.classes, tuple(prior[c] for c in self.classes), table)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -259,22 +261,23 @@ class NaiveBayes:
 @dataclass(frozen=True)
 class CompiledNB:
     classes: tuple[str, ...]
-    prior: dict[str, float]
-    unseen: dict[str, float]
-    loglik: dict[str, dict[str, float]]
-    vocab: set[str]
+    prior: tuple[float, ...]
+    table: dict[str, tuple[float, ...]]
 
     def probabilities(self, feats: Iterable[str]) -> dict[str, float]:
-        scores = dict(self.prior)
+        scores = list(self.prior)
+        n = len(scores)
+        get = self.table.get
         for f in feats:
-            if f not in self.vocab:
+            row = get(f)
+            if row is None:
                 continue  # a feature no class has seen says nothing
-            for c in self.classes:
-                scores[c] += self.loglik[c].get(f, self.unseen[c])
-        top = max(scores.values())
-        exp = {c: math.exp(s - top) for c, s in scores.items()}
-        z = sum(exp.values())
-        return {c: e / z for c, e in exp.items()}
+            for k in range(n):
+                scores[k] += row[k]
+        top = max(scores)
+        exp = [math.exp(x - top) for x in scores]
+        z = sum(exp)
+        return {c: e / z for c, e in zip(self.classes, exp, strict=True)}
 
     def predict(self, feats: Iterable[str]) -> str:
         probs = self.probabilities(feats)
@@ -341,9 +344,11 @@ class SentimentModel:
         lex = lexicons()
         hits = {t: sum(1 for w in words if w in norm) for t, words in lex.topics.items()}
         best = max(hits.values(), default=0)
+        tied = [t for t, h in hits.items() if h == best]
+        if best > 0 and len(tied) == 1:
+            return tied[0], "lexicon"
         probs = self.topic_compiled.probabilities(toks)
         if best > 0:
-            tied = [t for t, h in hits.items() if h == best]
             return max(tied, key=lambda t: probs.get(t, 0.0)), "lexicon"
         topic = max(probs, key=probs.__getitem__)
         if probs[topic] >= 0.6:

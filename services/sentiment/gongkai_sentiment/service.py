@@ -45,7 +45,7 @@ from gongkai_shared.errors import Conflict, FieldError, Forbidden, NotFound, Val
 from gongkai_shared.events import Envelope, emit
 from gongkai_shared.events.consumer import PermanentError
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import DateTime, Integer, String, Uuid, column, delete, func, select, tuple_, update, values
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -469,8 +469,12 @@ async def ingest(
         # Near-duplicate of a recent first post?
         original: tuple[uuid.UUID, uuid.UUID | None] | None = None
         best = 0.0
+        compared: set[uuid.UUID] = set()
         for b in bands[i]:
             for cand_id, cand_sig, cand_event in by_band.get(b, ()):
+                if cand_id in compared:
+                    continue
+                compared.add(cand_id)
                 sim = similarity.signature_similarity(sigs[i], cand_sig)
                 if sim >= settings.duplicate_similarity and sim > best:
                     best, original = sim, (cand_id, cand_event)
@@ -487,10 +491,13 @@ async def ingest(
                     before.setdefault(event.id, event.risk_level)
         else:
             best_score = 0.0
+            weights = {t: similarity.term_weight(t, generic) for t in terms}
+            total = sum(weights.values()) or 1.0
             for e in events_by_id.values():
                 if e.topic != a.topic or not e.active:
                     continue
-                score = similarity.event_overlap(terms, e.terms, generic)
+                event_terms = e.terms
+                score = sum(w for t, w in weights.items() if t in event_terms) / total
                 if d.place and e.place and d.place == e.place:
                     score += 0.15
                 if score >= settings.event_similarity and score > best_score:
@@ -559,28 +566,38 @@ async def ingest(
         )
 
     await session.flush()  # new events exist before posts point at them
-    await session.execute(pg_insert(Post), rows)
+    await session.execute(Post.__table__.insert(), rows)  # Core executemany: one prepared statement
     if band_rows:
         await session.execute(pg_insert(PostBand).on_conflict_do_nothing(), band_rows)
-    for original_id, n in dup_increments.items():
+    if dup_increments:
+        counts = values(column("id", Uuid), column("n", Integer), name="dups").data(list(dup_increments.items()))
         await session.execute(
-            update(Post).where(Post.id == original_id).values(duplicate_count=Post.duplicate_count + n)
+            update(Post)
+            .where(Post.id == counts.c.id)
+            .values(duplicate_count=Post.duplicate_count + counts.c.n)
+            .execution_options(synchronize_session=False)
         )
-    for (platform, author_hash), at in account_updates.items():
+    if account_updates:
+        # One statement: only hashes that are registered accounts match (most authors are the public).
+        latest = values(
+            column("platform", String), column("handle_hash", String), column("at", DateTime(timezone=True)), name="upd"
+        ).data([(p, h, at) for (p, h), at in account_updates.items()])
         await session.execute(
             update(Account)
             .where(
-                Account.platform == platform,
-                Account.handle_hash == author_hash,
-                (Account.last_update_at.is_(None)) | (Account.last_update_at < at),
+                Account.platform == latest.c.platform,
+                Account.handle_hash == latest.c.handle_hash,
+                (Account.last_update_at.is_(None)) | (Account.last_update_at < latest.c.at),
             )
-            .values(last_update_at=at, last_update_source="posts")
+            .values(last_update_at=latest.c.at, last_update_source="posts")
+            .execution_options(synchronize_session=False)
         )
     result.stored = len(rows)
 
     for event in touched.values():
         _recompute(event, settings=settings)
-        if event.policy_item_id is None and event.post_count >= settings.detect_min_posts:
+        if event.policy_item_id is None and event.detected_at is None and event.post_count >= settings.detect_min_posts:
+            # Once, when the event is detected: its words are then settled enough to compare with policies.
             event.policy_item_id = await policy_by_similarity(session, event)
         await _announce(session, event, before.get(event.id), settings=settings, now=now, result=result)
     result.event_ids = list(touched)
