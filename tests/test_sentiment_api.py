@@ -528,3 +528,45 @@ async def test_alert_count_is_one_per_level(world: World) -> None:
             .having(func.count() > 1)
         )
     assert dup.all() == []
+
+
+async def test_a_rising_event_escalates_and_its_higher_alert_waits_for_the_cool_down(world: World) -> None:
+    """Alerts once per level, no floods (issue 6 point 4): a level reached within the cool-down is announced as
+    ``sentiment.event.escalated`` at once, and its alert is raised by the sweep when the cool-down has passed."""
+    from gongkai_shared.contracts.sentiment import PostInV1
+
+    settings = SentimentSettings(alert_cooldown_seconds=600, risk_thresholds=[20.0, 60.0, 200.0])
+    start = dt.datetime.now(dt.UTC)
+    tag = uuid.uuid4().hex[:6]
+
+    def batch(n: int, offset: int) -> list[PostInV1]:
+        return [
+            PostInV1(
+                channel="weibo",
+                channel_post_id=f"{tag}-{offset + i}",
+                text=f"临江区鑫源搅拌站第{offset + i}天半夜施工，噪音震天，投诉多次没人管，居民{offset + i}号楼彻夜难眠。",
+                posted_at=start,
+                likes=50,
+                shares=30,
+                comments=20,
+                place="临江区",
+            )
+            for i in range(n)
+        ]
+
+    async with world.maker() as session, session.begin():
+        first = await service.ingest(session, batch(4, 0), settings=settings, now=start)
+    [event_id] = first.event_ids
+    assert len(first.alerts) == 1
+    async with world.maker() as session, session.begin():
+        second = await service.ingest(session, batch(40, 100), settings=settings, now=start + dt.timedelta(minutes=1))
+    assert second.event_ids == [event_id] and second.alerts == []  # within the cool-down
+    escalated = await world.events("sentiment.event.escalated.v1", event_id=str(event_id))
+    assert escalated and escalated[-1]["risk_level"] > escalated[-1]["previous_risk_level"]
+    async with world.maker() as session, session.begin():
+        await service.sweep_responses(session, settings=settings, now=start + dt.timedelta(minutes=5))
+    assert len(await world.events("sentiment.alert.raised.v1", event_id=str(event_id))) == 1
+    async with world.maker() as session, session.begin():
+        await service.sweep_responses(session, settings=settings, now=start + dt.timedelta(minutes=11))
+    alerts = await world.events("sentiment.alert.raised.v1", event_id=str(event_id))
+    assert len(alerts) == 2 and alerts[1]["level"] > alerts[0]["level"]
