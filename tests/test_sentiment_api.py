@@ -544,7 +544,7 @@ async def test_a_rising_event_escalates_and_its_higher_alert_waits_for_the_cool_
             PostInV1(
                 channel="weibo",
                 channel_post_id=f"{tag}-{offset + i}",
-                text=f"临江区鑫源搅拌站第{offset + i}天半夜施工，噪音震天，投诉多次没人管，居民{offset + i}号楼彻夜难眠。",
+                text=f"临江区鑫源搅拌站第{offset + i}天半夜施工，噪音震天，投诉没人管，{offset + i}号楼彻夜难眠。",
                 posted_at=start,
                 likes=50,
                 shares=30,
