@@ -24,8 +24,8 @@ migrations and dropped at the end.
    (1) the staff work list, ``service.work_list`` (the function the ``GET /applications`` endpoint calls,
        through an ORM session as the endpoint's): a department's staff, one status or the three open ones,
        sorted by deadline, first page (50) and a deep keyset page (the cursor of row ~80% down the list);
-   (3) a primary-key read of one application, ``service.get_application`` (``session.get``, what
-       ``GET /applications/{id}`` does), on random applications;
+   (3) a primary-key read of one application, ``service.get_application`` (``session.get`` and the department
+       check, what ``GET /applications/{id}`` calls), on random applications;
    each in its own session, as a request has; then
    (2) the annual statistics, ``service.annual_tables`` (tables 三 and 四, what ``GET /statistics/{dept}/{year}``
        calls) for department-years of every size.
@@ -698,7 +698,7 @@ STATUS_CHOICES: tuple[tuple[str, ...], ...] = (
 
 async def measure(args: argparse.Namespace, db_url: str, r: dict[str, Any]) -> None:
     from gongkai_requests import service
-    from gongkai_requests.models import Application, ApplicationStatus
+    from gongkai_requests.models import ApplicationStatus
     from gongkai_shared.auth import Principal, Role
     from gongkai_shared.db import create_engine, make_sessionmaker
     from gongkai_shared.pagination import PageParams, encode_cursor
@@ -740,6 +740,8 @@ async def measure(args: argparse.Namespace, db_url: str, r: dict[str, Any]) -> N
     r["lists"] = [(str(d), s, n) for d, s, n, _ in lists]
     deep_lists = [x for x in lists if x[3] is not None]
 
+    office = Principal(subject="bench-office", roles=frozenset({Role.office}))
+
     def staff(dept: uuid.UUID) -> Principal:
         return Principal(subject="bench-staff", roles=frozenset({Role.staff}), department_id=dept)
 
@@ -747,8 +749,8 @@ async def measure(args: argparse.Namespace, db_url: str, r: dict[str, Any]) -> N
         app_id = rng.choice(sample_ids)
         t = time.perf_counter()
         async with maker() as session:
-            app = await session.get(Application, app_id)
-            assert app is not None
+            # What GET /applications/{id} reads: session.get by primary key, then the department check.
+            await service.get_application(session, application_id=app_id, principal=office)
         return time.perf_counter() - t
 
     async def work_list(deep: bool) -> tuple[float, int]:
@@ -1009,8 +1011,9 @@ async def recompute(db_url: str, r: dict[str, Any]) -> None:
                 await handler.handle(session, new_envelope(CALENDAR_UPDATED_V1, event))
             took = time.perf_counter() - t
             moved = await _sort_due_checksum(maker)
-            changed = sum(1 for k, v in moved.items() if moved_before.get(k) != v)
-            out.append((year, touched, took, changed))
+            changed = sum(1 for k, v in moved.items() if moved_before.get(k, v)[:2] != v[:2])
+            settled = sum(1 for k, v in moved.items() if moved_before.get(k, v)[2] and not v[2])
+            out.append((year, touched, took, changed, settled))
         r["recompute"] = out
         # The previous behaviour, for comparison: every open application (nothing moves any more).
         t = time.perf_counter()
@@ -1028,11 +1031,11 @@ async def _sort_due_checksum(maker: Any) -> dict[Any, Any]:
 
     async with maker() as session:
         rows = await session.execute(
-            select(Application.id, Application.reply_due_on, Application.next_due_on).where(
-                Application.status != ApplicationStatus.closed
-            )
+            select(
+                Application.id, Application.reply_due_on, Application.next_due_on, Application.reply_due_provisional
+            ).where(Application.status != ApplicationStatus.closed)
         )
-        return {row[0]: (row[1], row[2]) for row in rows}
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -1116,10 +1119,10 @@ def report(args: argparse.Namespace, servers: Servers, r: dict[str, Any]) -> boo
     )
     print()
     print(f"calendar recompute (the worker's gateway.calendar.updated handler, committed; {r['open']:,} open):")
-    for year, touched, took, changed in r["recompute"]:
+    for year, touched, took, changed, settled in r["recompute"]:
         print(
             f"  load {year}: {touched:,} open applications can be touched, recomputed in {took:.2f} s; "
-            f"{changed:,} deadlines moved"
+            f"{changed:,} with a deadline moved, {settled:,} no longer provisional"
         )
     print(f"  before (every open application, service.recompute_open): {r['recompute_all']:.2f} s")
     if r.get("intake"):
