@@ -586,3 +586,21 @@ async def test_figures_per_department(world: World) -> None:
         await world.client.get("/figures", params={"start": "2026-03-31", "end": "2026-03-01"}, headers=staff), 422
     )
     assert err["errors"][0]["field"] == "query.end"
+
+    # Another service (the catalog's assessment) reads every department with a scoped system token;
+    # a system token without the read scope, or limited to another organization, sees nothing.
+    def system(*scopes: str) -> dict[str, str]:
+        p = Principal(subject="system:test", roles=frozenset({Role.system}), scopes=frozenset(scopes))
+        return {"Authorization": f"Bearer {world.signer.issue(p)}"}
+
+    period = {"start": "2026-03-01", "end": "2026-03-31"}
+    rows = (await world.client.get("/figures", params=period, headers=system("interpretation:read", "org:*"))).json()
+    assert org in {uuid.UUID(r["organization_id"]) for r in rows["rows"]}
+    assert problem(await world.client.get("/figures", params=period, headers=system("catalog:read", "org:*")), 403)
+    other = f"org:{uuid.uuid4()}"
+    assert problem(
+        await world.client.get(
+            "/figures", params={**period, "organization_id": str(org)}, headers=system("interpretation:read", other)
+        ),
+        403,
+    )

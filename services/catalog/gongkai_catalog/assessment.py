@@ -298,16 +298,9 @@ class SourceError(Exception):
 
 
 def _token(signer: TokenSigner, service: str) -> str:
-    """A one-minute read-only system token for one service's figures of every organization.
-
-    Requests and sentiment admit ``system`` with ``<service>:read`` and ``org:*`` on their ``/figures``. The
-    interpretation service's ``/figures`` admits staff roles only (StaffPrincipal) and shows every department
-    to the office: its token also carries the office role, for that read and one minute. Drop it once
-    interpretation admits ``system`` with ``interpretation:read`` there.
-    """
+    """A one-minute read-only system token for one service's figures of every organization
+    (``system`` with ``<service>:read`` and ``org:*``, which requests, sentiment and interpretation admit)."""
     roles = {Role.system}
-    if service == "interpretation":
-        roles.add(Role.office)
     principal = Principal(
         subject="system:catalog-assessment",
         name="目录服务（考核评估）",

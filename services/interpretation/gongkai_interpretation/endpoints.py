@@ -5,7 +5,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from gongkai_shared.auth import ALL_DEPARTMENTS, StaffPrincipal
+from gongkai_shared.auth import ALL_DEPARTMENTS, Principal, Role, StaffPrincipal, require_roles
 from gongkai_shared.db import SessionDep
 from gongkai_shared.errors import Conflict, Forbidden, NotFound, Unauthorized, UpstreamUnavailable, problem_responses
 from gongkai_shared.pagination import Page, PageParams, page_params, paginate
@@ -212,6 +212,11 @@ async def history(task_id: uuid.UUID, session: SessionDep, principal: StaffPrinc
     return await service.history(session, task_id=task_id, principal=principal)
 
 
+#: Staff (their department), the office, or another service's system token with ``interpretation:read``
+#: (the catalog's assessment reads every department's figures with ``org:*``).
+FiguresPrincipal = Annotated[Principal, require_roles(Role.staff, Role.reviewer, Role.office, Role.admin, Role.system)]
+
+
 @router.get(
     "/figures",
     response_model=FiguresOut,
@@ -221,7 +226,7 @@ async def history(task_id: uuid.UUID, session: SessionDep, principal: StaffPrinc
 )
 async def figures(
     session: SessionDep,
-    principal: StaffPrincipal,
+    principal: FiguresPrincipal,
     start: Annotated[dt.date, Query(description="政策发布日期起")],
     end: Annotated[dt.date, Query(description="政策发布日期止")],
     organization_id: Annotated[uuid.UUID | None, Query(description="机关")] = None,

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from gongkai_shared.auth import Principal, Role
+from gongkai_shared.auth import ALL_ORGANIZATIONS_SCOPE, Principal, Role
 from gongkai_shared.calendar import WorkingDayCalendar
 from gongkai_shared.calendar_store import load_calendar
 from gongkai_shared.contracts.catalog import (
@@ -765,6 +765,12 @@ async def figures(
     share of published interpretations with a non-text form, average quality score (domain.md §4)."""
     if end < start:
         raise ValidationFailed.for_field("query.end", "结束日期不能早于开始日期", "date_order")
+    system_reader = Role.system in principal.roles and not principal.has_any(Role.staff, Role.reviewer, Role.office)
+    if system_reader and not principal.has_scope("interpretation:read"):
+        raise Forbidden("该系统未获授权读取政策解读数据")
+    every_department = principal.has_any(Role.office, Role.admin) or (
+        system_reader and ALL_ORGANIZATIONS_SCOPE in principal.scopes
+    )
     t = InterpretationTask
     published = t.status == TaskStatus.published
     stmt = (
@@ -783,7 +789,9 @@ async def figures(
     if organization_id is not None:
         principal.require_department(organization_id)
         stmt = stmt.where(t.organization_id == organization_id)
-    elif not principal.has_any(Role.office, Role.admin):
+    elif not every_department:
+        if principal.department_id is None:
+            raise Forbidden("只能查看本部门的数据")
         stmt = stmt.where(t.organization_id == principal.department_id)
     rows = (await session.execute(stmt)).all()
     names = {
