@@ -325,6 +325,24 @@ def test_gateway_upstreams_are_the_service_apis() -> None:
         assert gateway["depends_on"][url.hostname]["condition"] == "service_healthy"
 
 
+def test_catalog_asks_the_service_apis_it_needs() -> None:
+    """The annual report (requests) and the assessment (requests, interpretation, sentiment) call these APIs."""
+    for container in ("catalog-api", "catalog-worker"):
+        variables = env(services()[container])
+        fields = settings_class("catalog").model_fields
+        wanted = {
+            f"GK_CATALOG_{name.upper()}"
+            for name in fields
+            if re.fullmatch(r"(requests|interpretation|sentiment)_url", name)
+        }
+        assert wanted == {"GK_CATALOG_REQUESTS_URL", "GK_CATALOG_INTERPRETATION_URL", "GK_CATALOG_SENTIMENT_URL"}
+        for key in wanted:
+            url = urlsplit(variables[key])
+            service = key.removeprefix("GK_CATALOG_").removesuffix("_URL").lower()
+            assert process(services()[url.hostname]) == (f"gongkai_{service}", "api"), url.geturl()
+            assert url.port == DEFAULT_PORTS[service], url.geturl()
+
+
 def test_gateway_bootstrap_administrator_is_configured() -> None:
     variables = env(services()["gateway-api"])
     assert {"GK_ADMIN_USERNAME", "GK_ADMIN_PASSWORD"} <= set(variables)
