@@ -374,7 +374,7 @@ ITEM_COLUMNS = (
     "published_on published_at validity created_by created_at updated_at"
 ).split()
 SEARCH_COLUMNS = (
-    "item_id organization_id category_id kind status validity year published_on sort_on document_number title tsv"
+    "item_id organization_id category_id kind status validity year published_on sort_on document_number title tsv head"
 ).split()
 
 

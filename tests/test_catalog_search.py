@@ -237,6 +237,19 @@ async def test_relevance_prefers_title_matches(world: World) -> None:
     assert hits[0]["rank"] > 0
 
 
+async def test_relevance_ranks_title_and_summary_then_body_matches_by_date(world: World) -> None:
+    """条例 art. 24 检索: relevance ranks title/文号/主题词/内容概述 matches (``head``) first; every match is
+    still found, and matches only in the body follow, newest first (the documented approximation)."""
+    body = (await world.get("/search", q="缴存", limit=100)).json()
+    hits = body["items"]
+    assert hits[0]["id"] == str(world.ids["gjj"]) and hits[0]["rank"] > 0  # 缴存 in its title and 主题词
+    rest = hits[1:]
+    assert {h["id"] for h in rest} == {str(world.ids[f"paged{n}"]) for n in range(PAGED)}  # only in their bodies
+    assert all(h["rank"] == 0 for h in rest)
+    assert [(h["date"], h["id"]) for h in rest] == sorted(((h["date"], h["id"]) for h in rest), reverse=True)
+    assert body["total"] == len(hits) == 1 + PAGED
+
+
 async def test_text_attachment_is_searchable(world: World) -> None:
     assert ids(await world.get("/search", q="秸秆禁烧")) == [str(world.ids["env"])]
 
@@ -317,7 +330,7 @@ async def test_keyset_pages_cover_all_results_once(world: World, order: str) -> 
     paged = await all_pages(world, q="公积金", order=order)
     assert [h["id"] for h in paged] == [h["id"] for h in everything]
     assert len({h["id"] for h in paged}) == len(paged) >= PAGED
-    key = (lambda h: (h["rank"], h["id"])) if order == "relevance" else (lambda h: (h["date"], h["id"]))
+    key = (lambda h: (h["rank"], h["date"], h["id"])) if order == "relevance" else (lambda h: (h["date"], h["id"]))
     keys = [key(h) for h in paged]
     assert keys == sorted(keys, reverse=True)
 
@@ -401,6 +414,15 @@ async def test_tsvector_literal_equals_postgres_weighted_to_tsvector(world: Worl
                 },
             )
             assert same, item.title
+        # head is the A and B parts of tsv, positions included (what migration 0007 backfills)
+        differ = await session.scalar(
+            text(
+                "SELECT count(*) FROM item_search WHERE item_id = ANY(:ids) AND head IS DISTINCT FROM "
+                "ts_filter(tsv, '{a,b}')"
+            ),
+            {"ids": list(world.ids.values())},
+        )
+        assert differ == 0
     assert tsvector_literal([("A", ["a", "b", "a"]), ("C", ["b"])]) == "'a':1A,3A 'b':2A,4C"
 
 
@@ -495,6 +517,20 @@ async def test_pages_without_facets_cover_all_results_once(world: World) -> None
     assert body["total"] is None and body["facets"] == {}
 
 
+@pytest.mark.parametrize("params", [{"q": "公积金"}, {"organization_id": "org_a"}])
+async def test_facets_by_default_on_the_first_page_only(world: World, params: dict[str, str]) -> None:
+    """Facets and total count the whole matching set: the first page has them, later pages only when asked."""
+    params = {k: (str(world.org_a) if v == "org_a" else v) for k, v in params.items()}
+    first = (await world.get("/search", limit=4, **params)).json()
+    assert first["total"] > 4 and set(first["facets"]) == {"organization_id", "category_id", "kind", "year", "validity"}
+    second = (await world.get("/search", limit=4, cursor=first["next_cursor"], **params)).json()
+    assert second["total"] is None and second["facets"] == {} and len(second["items"]) == 4
+    asked = (await world.get("/search", limit=4, cursor=first["next_cursor"], facets="true", **params)).json()
+    assert asked["total"] == first["total"] and asked["facets"] == first["facets"]
+    assert [h["id"] for h in asked["items"]] == [h["id"] for h in second["items"]]
+    assert not {h["id"] for h in second["items"]} & {h["id"] for h in first["items"]}
+
+
 def test_snippet_of_text_whose_normalisation_changes_length() -> None:
     """Whitespace runs and NFKC expansions shift offsets: the slow path maps them back."""
     from gongkai_catalog.search import best_snippet, highlight
@@ -552,6 +588,18 @@ async def test_migration_indexes_items_that_exist_already() -> None:
                 )
             ).one()
         assert (row.year, row.sort_on, row.body, row.attachment) == (2024, dt.date(2024, 6, 1), True, True)
+        # 0007: head (the title's part) backfilled from tsv; body words are not in it
+        async with engine.connect() as conn:
+            head = (
+                await conn.execute(
+                    text(
+                        "SELECT head = ts_filter(tsv, '{a,b}') AS same, head @@ to_tsquery('simple', '''防汛''') AS "
+                        "title, head @@ to_tsquery('simple', '''河长制''') AS body FROM item_search WHERE item_id = :id"
+                    ),
+                    {"id": item},
+                )
+            ).one()
+        assert (head.same, head.title, head.body) == (True, True, False)
     finally:
         await engine.dispose()
 
@@ -565,5 +613,39 @@ async def test_draft_without_dates_is_indexed_under_its_creation_day(world: Worl
     office = world.auth(Role.office)
     hit = (await world.get("/search", office, q="古树名木")).json()["items"][0]
     assert (hit["id"], hit["published_on"], hit["date"]) == (str(item.id), None, china_date_of(created).isoformat())
+    async with world.maker() as session, session.begin():
+        await session.delete(await session.get(Item, item.id))
+
+
+async def test_long_document_keeps_its_search_row_narrow(world: World) -> None:
+    """A real document's tsvector (several KB) moves out of line (0007), so the facet counts and the rank read
+    a narrow row; it is still found through the GIN index, by a word of its body, and ranked by its title."""
+    words = ["防汛抗旱", "河道清淤", "水库除险加固", "山洪灾害", "堤防巡查", "应急物资", "水文监测", "蓄滞洪区"]
+    body = "".join(f"第{n}条 做好{words[n % 8]}第{n}项工作，落实{words[(n * 3) % 8]}责任{n}。" for n in range(400))
+    async with world.maker() as session, session.begin():
+        toast = "SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'item_search'::regclass"
+        before = await session.scalar(text(toast))
+        item = _item(
+            world, "long", world.org_b, "关于汛期水旱灾害防御工作的通知", body, published_on=dt.date(2024, 5, 6)
+        )
+        session.add(item)
+        await index_item(session, item)
+        await session.flush()
+        stored = (
+            await session.execute(
+                text(
+                    "SELECT a.attstorage::text AS attstorage, pg_column_size(s.tsv) AS tsv, "
+                    "pg_column_size(s.head) AS head FROM item_search s, pg_attribute a WHERE s.item_id = :id "
+                    "AND a.attrelid = 'item_search'::regclass AND a.attname = 'tsv'"
+                ),
+                {"id": item.id},
+            )
+        ).one()
+        assert stored.attstorage == "e" and stored.tsv > 2048 and stored.head < 512
+        assert await session.scalar(text(toast)) > before  # the tsvector went to the TOAST table
+    hits = (await world.get("/search", q="堤防巡查")).json()["items"]
+    assert [h["id"] for h in hits] == [str(item.id)]
+    titled = (await world.get("/search", q="水旱灾害")).json()["items"]
+    assert titled[0]["id"] == str(item.id) and titled[0]["rank"] > 0
     async with world.maker() as session, session.begin():
         await session.delete(await session.get(Item, item.id))

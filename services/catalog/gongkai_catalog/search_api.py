@@ -59,7 +59,7 @@ class FacetValue(BaseModel):
 class SearchPage(BaseModel):
     items: list[SearchHitOut]
     next_cursor: str | None = Field(default=None, description="下一页游标；为空表示没有更多")
-    total: int | None = Field(default=None, description="命中总数（facets=false 时不计算）")
+    total: int | None = Field(default=None, description="命中总数（不返回分面统计时不计算）")
     facets: dict[str, list[FacetValue]] = Field(
         default_factory=dict,
         description="分面统计（organization_id 发布机构、category_id 类别、kind 文件类型、year 年度、validity 有效性）",
@@ -87,7 +87,9 @@ async def search_items(
     order: Annotated[
         SearchOrder | None, Query(description="排序：relevance 相关度（有检索词时默认）、date 日期（新→旧）")
     ] = None,
-    facets: Annotated[bool, Query(description="是否返回分面统计与总数")] = True,
+    facets: Annotated[
+        bool | None, Query(description="是否返回分面统计与总数（默认：第一页返回，翻页时不返回）")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="每页条数")] = 20,
     cursor: Annotated[str | None, Query(max_length=512, description="上一页返回的 next_cursor")] = None,
 ) -> SearchPage:
@@ -98,6 +100,10 @@ async def search_items(
             raise ValidationFailed.for_field("query.document_number", str(exc), "document_number_invalid") from None
     if order is None:
         order = SearchOrder.relevance if q else SearchOrder.date
+    if facets is None:
+        # Facets and total count the whole matching set: the costly part of a search. A client has them
+        # from the first page, so later pages (a cursor) skip them unless asked.
+        facets = cursor is None
     result = await search(
         session,
         principal,
