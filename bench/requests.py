@@ -636,7 +636,15 @@ async def load(args: argparse.Namespace, url: str, r: dict[str, Any]) -> None:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(args.workers) as pool:
             done = 0
-            for data, counts, cpu in pool.imap(worker_chunk, chunks):
+            results = pool.imap(worker_chunk, chunks)
+            for _ in chunks:
+                # Polled from a thread, so that Ctrl-C (a cancellation of this task) stops the load within a second.
+                while True:
+                    try:
+                        data, counts, cpu = await asyncio.to_thread(results.next, 1.0)
+                        break
+                    except multiprocessing.TimeoutError:
+                        continue
                 t = time.monotonic()
                 for table, columns in TABLES.items():
                     if data[table]:
