@@ -370,6 +370,13 @@ async def test_annual_statistics_add_up_in_every_column(api: Api) -> None:
         f"/statistics/{department}/2026", headers=api.token(Role.staff, department=uuid.uuid4())
     )
     assert_problem(stranger, 404, "not_found")
+    # The catalog composing the annual report reads with a system token scoped to requests and the organization.
+    system = api.token(Role.system, scopes=frozenset({"requests:read", f"org:{department}"}))
+    assert (await api.client.get(f"/statistics/{department}/2026", headers=system)).json()["table3"] == y2026["table3"]
+    unscoped = api.token(Role.system, scopes=frozenset({"catalog:read", f"org:{department}"}))
+    assert (await api.client.get(f"/statistics/{department}/2026", headers=unscoped)).status_code == 403
+    elsewhere = api.token(Role.system, scopes=frozenset({"requests:read", f"org:{uuid.uuid4()}"}))
+    assert_problem(await api.client.get(f"/statistics/{department}/2026", headers=elsewhere), 404, "not_found")
 
 
 # -- repeats and topics ---------------------------------------------------------------------------------------

@@ -218,18 +218,12 @@ class Statistics:
 
 
 def _requests_token(signer: TokenSigner, organization_id: uuid.UUID) -> str:
-    """A one-minute system token to read one organization's statistics from requests.
-
-    Role.system with the scopes ``requests:read`` and ``org:<id>`` says what it is. The requests statistics
-    endpoint admits staff roles only (StaffPrincipal) today, so the token also carries the reviewer role of
-    that one department: read-only use, masked personal data, one department, one minute. Drop it once
-    requests admits ``system`` with ``requests:read`` there.
-    """
+    """A one-minute system token to read one organization's statistics from requests
+    (Role.system with the scopes ``requests:read`` and ``org:<id>``)."""
     principal = Principal(
         subject="system:catalog-annual-report",
         name="目录服务（年度报告）",
-        roles=frozenset({Role.system, Role.reviewer}),
-        department_id=organization_id,
+        roles=frozenset({Role.system}),
         scopes=frozenset({service_scope("requests", "read"), organization_scope(organization_id)}),
     )
     return signer.issue(principal, ttl=dt.timedelta(minutes=1))

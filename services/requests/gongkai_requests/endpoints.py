@@ -620,6 +620,12 @@ async def put_organization(
 # -- statistics --------------------------------------------------------------------------------------------
 
 
+#: Staff of the department, the office, or a system token with ``requests:read`` (annual tables hold counts only).
+StatisticsPrincipal = Annotated[
+    Principal, require_roles(Role.staff, Role.reviewer, Role.office, Role.admin, Role.system)
+]
+
+
 @router.get(
     "/statistics/{department_id}/{year}",
     response_model=AnnualStatisticsOut,
@@ -631,8 +637,12 @@ async def annual_statistics(
     department_id: uuid.UUID,
     year: Annotated[int, Path(ge=2008, le=2100)],
     session: SessionDep,
-    principal: StaffPrincipal,
+    principal: StatisticsPrincipal,
 ) -> AnnualStatisticsOut:
+    # Another service (the catalog composing the annual report) reads with a system token that
+    # carries ``requests:read`` and the organization's ``org:`` scope; counts only, no personal data.
+    if Role.system in principal.roles and not principal.has_scope("requests:read"):
+        raise Forbidden("该系统未获授权读取依申请公开数据")
     if not principal.can_act_for(department_id):
         raise NotFound("没有这个部门的统计")
     table3, table4 = await service.annual_tables(session, department_id=department_id, year=year)
