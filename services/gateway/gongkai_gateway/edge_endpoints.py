@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from gongkai_shared.access import restricted
 from gongkai_shared.auth import Principal, Role, require_roles
 from gongkai_shared.db import SessionDep
@@ -93,6 +93,16 @@ def _signed_in(principal: Principal) -> Principal:
     return principal
 
 
+async def _manager(caller: Caller) -> Principal:
+    """The office, or a system whose key holds ``webhooks``: checked as a dependency, so a caller
+    without the right is refused (401/403) before its body is even looked at."""
+    webhooks.require_manager(_signed_in(caller))
+    return caller
+
+
+Manager = Annotated[Principal, Depends(_manager)]
+
+
 @webhooks_router.post(
     "",
     openapi_extra=_MANAGERS,
@@ -103,7 +113,7 @@ def _signed_in(principal: Principal) -> Principal:
     "（政务公开办可对单个订阅允许内网地址）。每次推送用签名密钥计算 HMAC-SHA256 签名。",
     responses=problem_responses(Unauthorized, Forbidden),
 )
-async def create_webhook(data: WebhookCreate, session: SessionDep, caller: Caller) -> WebhookCreated:
+async def create_webhook(data: WebhookCreate, session: SessionDep, caller: Manager) -> WebhookCreated:
     row, generated = await webhooks.create_subscription(session, principal=_signed_in(caller), data=data)
     return WebhookCreated(**WebhookOut.model_validate(row).model_dump(), secret=generated)
 
@@ -115,7 +125,7 @@ async def create_webhook(data: WebhookCreate, session: SessionDep, caller: Calle
     responses=problem_responses(Unauthorized, Forbidden),
     openapi_extra=_MANAGERS,
 )
-async def list_webhooks(session: SessionDep, caller: Caller) -> list[WebhookSubscription]:
+async def list_webhooks(session: SessionDep, caller: Manager) -> list[WebhookSubscription]:
     return await webhooks.list_subscriptions(session, principal=_signed_in(caller))
 
 
@@ -126,7 +136,7 @@ async def list_webhooks(session: SessionDep, caller: Caller) -> list[WebhookSubs
     summary="推送订阅详情",
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
 )
-async def get_webhook(subscription_id: SubscriptionId, session: SessionDep, caller: Caller) -> WebhookSubscription:
+async def get_webhook(subscription_id: SubscriptionId, session: SessionDep, caller: Manager) -> WebhookSubscription:
     return await webhooks.get_subscription(session, principal=_signed_in(caller), subscription_id=subscription_id)
 
 
@@ -137,7 +147,7 @@ async def get_webhook(subscription_id: SubscriptionId, session: SessionDep, call
     summary="删除推送订阅",
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
 )
-async def delete_webhook(subscription_id: SubscriptionId, session: SessionDep, caller: Caller) -> None:
+async def delete_webhook(subscription_id: SubscriptionId, session: SessionDep, caller: Manager) -> None:
     await webhooks.delete_subscription(session, principal=_signed_in(caller), subscription_id=subscription_id)
 
 
@@ -148,7 +158,7 @@ async def delete_webhook(subscription_id: SubscriptionId, session: SessionDep, c
     summary="恢复已暂停的推送订阅",
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
 )
-async def resume_webhook(subscription_id: SubscriptionId, session: SessionDep, caller: Caller) -> WebhookSubscription:
+async def resume_webhook(subscription_id: SubscriptionId, session: SessionDep, caller: Manager) -> WebhookSubscription:
     return await webhooks.resume_subscription(session, principal=_signed_in(caller), subscription_id=subscription_id)
 
 
@@ -162,7 +172,7 @@ async def resume_webhook(subscription_id: SubscriptionId, session: SessionDep, c
 async def list_webhook_deliveries(
     subscription_id: SubscriptionId,
     session: SessionDep,
-    caller: Caller,
+    caller: Manager,
     status: Annotated[Literal["pending", "succeeded", "failed"] | None, Query(description="按状态筛选")] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="条数")] = 100,
 ) -> list[DeliveryOut]:
@@ -185,7 +195,7 @@ async def list_webhook_deliveries(
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
 )
 async def list_delivery_attempts(
-    subscription_id: SubscriptionId, delivery_id: DeliveryId, session: SessionDep, caller: Caller
+    subscription_id: SubscriptionId, delivery_id: DeliveryId, session: SessionDep, caller: Manager
 ) -> list[AttemptOut]:
     rows = await webhooks.list_attempts(
         session, principal=_signed_in(caller), subscription_id=subscription_id, delivery_id=delivery_id
@@ -201,7 +211,7 @@ async def list_delivery_attempts(
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
 )
 async def replay_webhook_delivery(
-    subscription_id: SubscriptionId, delivery_id: DeliveryId, session: SessionDep, caller: Caller
+    subscription_id: SubscriptionId, delivery_id: DeliveryId, session: SessionDep, caller: Manager
 ) -> DeliveryOut:
     row = await webhooks.replay_delivery(
         session, principal=_signed_in(caller), subscription_id=subscription_id, delivery_id=delivery_id
@@ -217,7 +227,7 @@ async def replay_webhook_delivery(
     responses=problem_responses(Unauthorized, Forbidden, NotFound),
 )
 async def replay_webhook_range(
-    subscription_id: SubscriptionId, window: ReplayRange, session: SessionDep, caller: Caller
+    subscription_id: SubscriptionId, window: ReplayRange, session: SessionDep, caller: Manager
 ) -> ReplayOut:
     count = await webhooks.replay_range(
         session, principal=_signed_in(caller), subscription_id=subscription_id, window=window

@@ -35,7 +35,8 @@ __all__ = ["auth_router", "calendar_router", "client_address", "users_router"]
 
 log = structlog.get_logger("gongkai.gateway")
 
-SignedIn = Annotated[Principal, require_roles(Role.staff, Role.reviewer, Role.office, Role.admin, Role.system)]
+#: A person (sign-out, password, who am I): a system's API key is not a sign-in and gets 401 here.
+SignedIn = Annotated[Principal, require_roles(Role.staff, Role.reviewer, Role.office, Role.admin)]
 Admin = Annotated[Principal, require_roles(Role.admin)]
 OfficeOrAdmin = Annotated[Principal, require_roles(Role.office, Role.admin)]
 

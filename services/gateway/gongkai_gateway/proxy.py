@@ -91,6 +91,7 @@ class Upstreams:
     def __init__(self, settings: GatewaySettings) -> None:
         self.urls = settings.upstream_urls()
         self._pool_size = settings.upstream_pool_size
+        self._keepalive = settings.upstream_keepalive_seconds
         self._timeout = aiohttp.ClientTimeout(
             total=None,  # a long download is fine as long as bytes keep coming
             connect=settings.upstream_connect_timeout_seconds,  # includes waiting for a pooled connection
@@ -102,7 +103,8 @@ class Upstreams:
     async def start(self) -> None:
         for name in self.urls:
             self._sessions[name] = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._pool_size, keepalive_timeout=30),
+                # Idle connections are dropped before the upstream drops them (uvicorn: after 5 s).
+                connector=aiohttp.TCPConnector(limit=self._pool_size, keepalive_timeout=self._keepalive),
                 timeout=self._timeout,
                 # Bytes pass through untouched, Content-Encoding and Content-Length with them.
                 auto_decompress=False,
@@ -160,10 +162,17 @@ class Upstreams:
         data: bytes | AsyncIterator[bytes] | None = None
         if has_body:
             data = await _read_body(receive) if 0 <= length <= _WHOLE else _stream_body(receive)
+        url = _upstream_url(base, scope, service)
         try:
-            resp = await session.request(
-                scope["method"], _upstream_url(base, scope, service), headers=headers, data=data, allow_redirects=False
-            )
+            try:
+                resp = await session.request(scope["method"], url, headers=headers, data=data, allow_redirects=False)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                # A pooled connection the upstream closed just as it was reused (its keep-alive ran
+                # out): nothing was processed. A request without a body that only reads is sent once
+                # more on a fresh connection; anything else could have had an effect, so it is a 502.
+                if data is not None or scope["method"] not in _READ_METHODS:
+                    raise
+                resp = await session.request(scope["method"], url, headers=headers, allow_redirects=False)
         except TimeoutError as exc:  # aiohttp's ServerTimeoutError is a TimeoutError too
             # Class names only: an exception's text can carry the URL, and query strings carry secrets.
             log.warning("upstream_timeout", upstream=service, error=type(exc).__name__)

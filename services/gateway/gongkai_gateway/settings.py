@@ -53,6 +53,9 @@ class GatewaySettings(ServiceSettings):
     upstream_connect_timeout_seconds: float = Field(default=3.0, gt=0)
     #: Connections kept per upstream.
     upstream_pool_size: int = Field(default=100, ge=1)
+    #: An idle upstream connection is closed after this long: shorter than the services' own
+    #: keep-alive (uvicorn's default is 5 s), so the gateway never reuses one the service closed.
+    upstream_keepalive_seconds: float = Field(default=4.0, gt=0)
     #: How long a fetched upstream OpenAPI document is reused by the merged ``/openapi.json``.
     openapi_cache_seconds: float = Field(default=30.0, ge=0)
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
