@@ -64,8 +64,8 @@ class Scale:
 SCALES = {
     "tiny": Scale(departments=3, districts=0, townships_per_district=0, years=1, items_per_org_year=6,
                   applications_per_org_year=12, posts=24),
-    "small": Scale(departments=10, districts=2, townships_per_district=2, years=5, items_per_org_year=4,
-                   applications_per_org_year=3, posts=80),
+    "small": Scale(departments=10, districts=2, townships_per_district=2, years=5, items_per_org_year=3,
+                   applications_per_org_year=2, posts=80),
     "full": Scale(departments=30, districts=10, townships_per_district=6, years=5, items_per_org_year=6,
                   applications_per_org_year=4, posts=300),
 }  # fmt: skip
@@ -241,6 +241,7 @@ class Gateway:
         self.accounts: dict[str, Account] = {admin.username: admin}
         self.limit = asyncio.Semaphore(concurrency)
         self.calls = 0
+        self.retries = 0
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -263,17 +264,25 @@ class Gateway:
         **kwargs: Any,
     ) -> httpx.Response:
         """Call ``/api/v1/<path>`` as an account (None: anonymous); raise ``DemoError`` unless the status is ok."""
+        given = dict(kwargs.pop("headers", {}) or {})
         async with self.limit:
-            for attempt in range(2):
-                headers = dict(kwargs.pop("headers", {}) or {})
+            signed_in_again = False
+            for attempt in range(5):
+                headers = dict(given)
                 if as_ is not None:
                     if as_.token is None:
                         await self._sign_in(as_)
                     headers["Authorization"] = f"Bearer {as_.token}"
                 resp = await self.http.request(method, f"/api/v1/{path.lstrip('/')}", headers=headers, **kwargs)
                 self.calls += 1
-                if resp.status_code == 401 and as_ is not None and attempt == 0:
-                    as_.token = None  # expired: sign in again, once
+                if resp.status_code == 401 and as_ is not None and not signed_in_again:
+                    as_.token, signed_in_again = None, True  # expired (15 minutes): sign in again, once
+                    continue
+                # The gateway answers 502/503 when it could not reach a service (the request did not get there):
+                # try again a few times with a growing pause.
+                if resp.status_code in (502, 503) and attempt < 4:
+                    self.retries += 1
+                    await asyncio.sleep(0.5 * 2**attempt)
                     continue
                 break
         if resp.status_code not in set(ok):
