@@ -236,6 +236,14 @@ OPENINGS = [
     "再次反映{place}{entity}，",
     "{place}这边的{entity}",
 ]
+DETAILS = [
+    "已经持续{n}天了，",
+    "昨晚{h}点又开始了，",
+    "这周已经反映了{h}次，",
+    "住在这里{n}年第一次遇到，",
+    "附近{n}户居民联名反映，",
+    "前后打了{h}次电话，",
+]
 CHANNELS = ["weibo", "hotline", "board", "douyin", "wechat", "news", "petition"]
 
 
@@ -246,13 +254,17 @@ def matter_posts(rng: random.Random, n_matters: int, per_matter: int, tag: str) 
     combos = rng.sample([(p, e) for p in PLACES for e in ENTITIES], n_matters)
     now = time.time()
     for m, (place, entity) in enumerate(combos):
+        # Each matter has its own few complaints and details, so distinct matters read differently (a body
+        # is shared by at most two matters); within a matter, posts repeat them (the same residents).
+        own = [bodies[(m * 3 + k) % len(bodies)] for k in range(3)]
+        details = [rng.choice(DETAILS).format(n=rng.randrange(2, 60), h=rng.randrange(1, 12)) for _ in range(3)]
         previous = ""
         for j in range(per_matter):
             if j % 7 == 6 and previous:
                 text = "转发：" + previous  # a repost: a near-duplicate of the matter's previous post
             else:
                 opening = rng.choice(OPENINGS).format(place=place, entity=entity)
-                text = f"{opening}{rng.choice(bodies)}{rng.choice(PROBLEMS)}"
+                text = f"{opening}{rng.choice(own)}{rng.choice(details)}{rng.choice(PROBLEMS)}"
                 previous = text
             out.append(
                 {

@@ -390,6 +390,7 @@ async def test_an_emergency_is_major_its_task_runs_consult_assess_respond_evalua
     assert rows[0][0] == "事件" and rows[0][6] == "期限"
     [row] = [r for r in rows[1:] if r[0] == event["title"]]
     assert row[2] in ("重大", "特别重大") and "80号" in row[6] and row[5] == "办结" and "权威发布" in row[7]
+    assert row[4] == "示范市应急管理局"
 
 
 async def test_an_overdue_response_is_announced_once(world: World) -> None:

@@ -27,6 +27,7 @@ from gongkai_sentiment.models import (
     Account,
     Alert,
     OpinionEvent,
+    Organization,
     Post,
     ResponseKind,
     ResponseTask,
@@ -406,6 +407,7 @@ async def _ledger_rows(session: Any, principal: Principal, settings: SentimentSe
     stmt = _department_filter(stmt, ResponseTask.department_id, principal)
     out = []
     now = utcnow()
+    names = dict((await session.execute(select(Organization.id, Organization.name))).all())
     for task, event, alert in (await session.execute(stmt)).all():
         deadlines = "；".join(
             f"{d['label']} {d['due_at'][:16].replace('T', ' ')}（{d['basis']}）" for d in task.deadlines
@@ -423,7 +425,7 @@ async def _ledger_rows(session: Any, principal: Principal, settings: SentimentSe
                 event.topic,
                 RISK_LABELS[task.level],
                 alert.raised_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M"),
-                str(task.department_id or ""),
+                names.get(task.department_id, str(task.department_id or "")),
                 STAGE_LABELS[Stage(task.stage)],
                 deadlines,
                 responses,

@@ -450,6 +450,19 @@ async def ingest(
         ).all()
     )
     events_by_id = {e.id: e for e in events}
+    # Inverted index of the active events' words and places: a post is compared with the events it shares
+    # a word with, not with every active event (a burst of many matters stays linear).
+    by_term: dict[str, set[uuid.UUID]] = {}
+    by_place: dict[str, set[uuid.UUID]] = {}
+
+    def index(e: OpinionEvent) -> None:
+        for t in e.terms or {}:
+            by_term.setdefault(t, set()).add(e.id)
+        if e.place:
+            by_place.setdefault(e.place, set()).add(e.id)
+
+    for e in events:
+        index(e)
     generic = similarity.generic_words()
     touched: dict[uuid.UUID, OpinionEvent] = {}
     before: dict[uuid.UUID, int] = {e.id: e.risk_level for e in events}
@@ -493,10 +506,22 @@ async def ingest(
             best_score = 0.0
             weights = {t: similarity.term_weight(t, generic) for t in terms}
             total = sum(weights.values()) or 1.0
-            for e in events_by_id.values():
+            # Candidates from the inverted index: events sharing a specific (non-generic) word or the place.
+            candidates: set[uuid.UUID] = set(by_place.get(d.place, ())) if d.place else set()
+            for t, w in weights.items():
+                if w >= 1.0:
+                    candidates.update(by_term.get(t, ()))
+            entities = {t for t in weights if similarity.is_entity(t, generic)}
+            for eid in candidates:
+                e = events_by_id[eid]
                 if e.topic != a.topic or not e.active:
                     continue
                 event_terms = e.terms
+                if entities and not entities & event_terms.keys():
+                    # A local matter is its place or body: a post naming others is another matter,
+                    # however alike the complaint reads (the same wording is common to many matters).
+                    if any(similarity.is_entity(t, generic) for t in event_terms):
+                        continue
                 score = sum(w for t, w in weights.items() if t in event_terms) / total
                 if d.place and e.place and d.place == e.place:
                     score += 0.15
@@ -537,6 +562,8 @@ async def ingest(
         if event is not None:
             _fold_post(event, c, a, department, links.get(i), terms, is_repost=original is not None, settings=settings)
             touched[event.id] = event
+            if original is None:
+                index(event)
         rows.append(
             {
                 "id": post_id,
@@ -608,6 +635,7 @@ async def ingest(
 
 
 def _title_of(text_: str) -> str:
+    text_ = re.sub(r"^(转发|转|扩散|repost)[:：]\s*", "", text_)
     m = _FIRST_SENTENCE.match(text_)
     return (m.group(1) if m else text_[:40]).strip()
 

@@ -114,6 +114,11 @@ def term_weight(term: str, generic: frozenset[str] | None = None) -> float:
     return 1.0
 
 
+def is_entity(term: str, generic: frozenset[str]) -> bool:
+    """A place or a named body (城东区, 宏达化工厂, 长丰路): ends like one and is not a topic's common word."""
+    return len(term) >= 2 and term.endswith(_ENTITY_ENDINGS) and term not in generic
+
+
 def event_overlap(post_terms: Iterable[str], event_terms: dict[str, float], generic: frozenset[str]) -> float:
     """Weighted share of the post's terms that the event already has."""
     unique = set(post_terms)
