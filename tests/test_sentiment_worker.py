@@ -105,6 +105,7 @@ async def test_connector_posts_are_stored_once_applications_become_posts_and_bad
         async with maker() as session:
             app_post = await session.scalar(select(Post).where(Post.channel_post_id == str(application)))
         assert app_post is not None and app_post.channel == "application" and app_post.author_hash is None
+        assert app_post.event_id is None  # "an application arrived" is not a matter of public concern by itself
 
         async def dead_lettered() -> bool:
             letters = await list_dead_letters(js, ns, consumer="sentiment-ingest-posts")

@@ -223,7 +223,7 @@ async def on_application_received(session: AsyncSession, envelope: Envelope, *, 
         posted_at=envelope.occurred_at,
         department_id=app.department_id,
     )
-    await ingest(session, [post], settings=settings, source="requests")
+    await ingest(session, [post], settings=settings, source="requests", cluster=False)
 
 
 async def on_topic_repeated(session: AsyncSession, envelope: Envelope, *, settings: SentimentSettings) -> None:
@@ -385,8 +385,14 @@ async def ingest(
     source: str = "api",
     prefix: str = "body.posts",
     now: dt.datetime | None = None,
+    cluster: bool = True,
 ) -> IngestResult:
-    """Store a batch (all or nothing), understand each new post and fold it into events (issue 6 points 1-4)."""
+    """Store a batch (all or nothing), understand each new post and fold it into events (issue 6 points 1-4).
+
+    ``cluster=False`` stores and understands posts without folding them into events: a received disclosure
+    application says only that one arrived (no subject, no personal data), so hundreds of them must not
+    become one hot "event"; their subjects arrive as requests.topic.repeated, which do cluster.
+    """
     clean = check_posts(posts, settings=settings, prefix=prefix)
     now = now or utcnow()
     result = IngestResult(received=len(clean))
@@ -483,7 +489,7 @@ async def ingest(
         original: tuple[uuid.UUID, uuid.UUID | None] | None = None
         best = 0.0
         compared: set[uuid.UUID] = set()
-        for b in bands[i]:
+        for b in bands[i] if cluster else ():
             for cand_id, cand_sig, cand_event in by_band.get(b, ()):
                 if cand_id in compared:
                     continue
@@ -493,7 +499,9 @@ async def ingest(
                     best, original = sim, (cand_id, cand_event)
         terms = similarity.terms_of(a.tokens)
         event: OpinionEvent | None = None
-        if original is not None:
+        if not cluster:
+            pass
+        elif original is not None:
             dup_increments[original[0]] += 1
             result.near_duplicates += 1
             event = events_by_id.get(original[1]) if original[1] else None
@@ -585,7 +593,7 @@ async def ingest(
                 "department_id": department,
                 "must_respond": a.must_respond,
                 "policy_item_id": links.get(i),
-                "signature": sigs[i] if original is None else None,
+                "signature": sigs[i] if original is None and cluster else None,
                 "duplicate_of_id": original[0] if original else None,
                 "duplicate_count": 0,
                 "event_id": event.id if event is not None else None,
