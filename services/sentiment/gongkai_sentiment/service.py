@@ -363,6 +363,17 @@ async def policy_by_similarity(session: AsyncSession, event: OpinionEvent) -> uu
 # ------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Understood:
+    """A repost's understanding, copied from its original."""
+
+    polarity: str
+    intensity: float
+    topic: str
+    must_respond: list[str]
+    tokens: list[str]
+
+
 @dataclass
 class IngestResult:
     received: int = 0
@@ -423,7 +434,6 @@ async def ingest(
     model = load_model()
     directory = await load_directory(session)
     key = settings.author_key.get_secret_value()
-    analyses = [model.analyse(c.text, normalized=True) for c in fresh]
     sigs = [similarity.signature(c.text) for c in fresh]
     bands = [similarity.band_keys(s) for s in sigs]
     links = await policy_links(session, {i: c.text for i, c in enumerate(fresh)})
@@ -433,14 +443,47 @@ async def ingest(
     all_bands = {b for bs in bands for b in bs}
     cand_rows = (
         await session.execute(
-            select(PostBand.band, Post.id, Post.signature, Post.event_id)
+            select(PostBand.band, Post.id, Post.signature, Post.event_id, Post.polarity, Post.intensity, Post.topic)
+            .add_columns(Post.must_respond)
             .join(Post, Post.id == PostBand.post_id)
             .where(PostBand.band.in_(all_bands), PostBand.posted_at >= window_start)
         )
     ).all()
-    by_band: dict[int, list[tuple[uuid.UUID, list[int], uuid.UUID | None]]] = {}
+    by_band: dict[int, list[tuple[uuid.UUID, list[int], uuid.UUID | None, int | None]]] = {}
+    stored_info = {}
     for r in cand_rows:
-        by_band.setdefault(r.band, []).append((r.id, r.signature, r.event_id))
+        by_band.setdefault(r.band, []).append((r.id, r.signature, r.event_id, None))
+        stored_info[r.id] = r
+    post_ids = [uuid.uuid4() for _ in fresh]
+    # Near-duplicates first: a repost needs no analysis, it takes its original's (a copy-paste campaign of
+    # thousands costs one classification). Original: (post id, its event if stored, its index if in this batch).
+    originals: list[tuple[uuid.UUID, uuid.UUID | None, int | None] | None] = []
+    for i in range(len(fresh)):
+        original: tuple[uuid.UUID, uuid.UUID | None, int | None] | None = None
+        best = 0.0
+        compared: set[uuid.UUID] = set()
+        for b in bands[i] if cluster else ():
+            for cand_id, cand_sig, cand_event, cand_index in by_band.get(b, ()):
+                if cand_id in compared:
+                    continue
+                compared.add(cand_id)
+                sim = similarity.signature_similarity(sigs[i], cand_sig)
+                if sim >= settings.duplicate_similarity and sim > best:
+                    best, original = sim, (cand_id, cand_event, cand_index)
+        originals.append(original)
+        if original is None and cluster:
+            for b in bands[i]:
+                by_band.setdefault(b, []).append((post_ids[i], sigs[i], None, i))
+    analyses: list[Any] = []
+    for i, c in enumerate(fresh):
+        o = originals[i]
+        if o is None:
+            analyses.append(model.analyse(c.text, normalized=True))
+        elif o[2] is not None:
+            analyses.append(analyses[o[2]])
+        else:
+            r = stored_info[o[0]]
+            analyses.append(Understood(r.polarity, r.intensity, r.topic, list(r.must_respond or []), []))
 
     # Active events of the batch's topics (bounded: last ``active_days``), loaded once.
     topics = {a.topic for a in analyses}
@@ -477,26 +520,16 @@ async def ingest(
     dup_increments: Counter[uuid.UUID] = Counter()
     account_updates: dict[tuple[str, str], dt.datetime] = {}
 
+    post_events: list[OpinionEvent | None] = []
     for i, (c, a) in enumerate(zip(fresh, analyses, strict=True)):
-        post_id = uuid.uuid4()
+        post_id = post_ids[i]
         d = c.data
         author_hash = author_pseudonym(key, d.author) if d.author else None
         if author_hash and d.channel in {p.value for p in ACCOUNT_PLATFORMS}:
             prev = account_updates.get((d.channel, author_hash))
             account_updates[(d.channel, author_hash)] = max(prev, d.posted_at) if prev else d.posted_at
         department = d.department_id or directory.mentioned(c.text) or directory.for_topic(a.topic)
-        # Near-duplicate of a recent first post?
-        original: tuple[uuid.UUID, uuid.UUID | None] | None = None
-        best = 0.0
-        compared: set[uuid.UUID] = set()
-        for b in bands[i] if cluster else ():
-            for cand_id, cand_sig, cand_event in by_band.get(b, ()):
-                if cand_id in compared:
-                    continue
-                compared.add(cand_id)
-                sim = similarity.signature_similarity(sigs[i], cand_sig)
-                if sim >= settings.duplicate_similarity and sim > best:
-                    best, original = sim, (cand_id, cand_event)
+        original = originals[i]
         terms = similarity.terms_of(a.tokens)
         event: OpinionEvent | None = None
         if not cluster:
@@ -504,7 +537,10 @@ async def ingest(
         elif original is not None:
             dup_increments[original[0]] += 1
             result.near_duplicates += 1
-            event = events_by_id.get(original[1]) if original[1] else None
+            if original[2] is not None:
+                event = post_events[original[2]]
+            else:
+                event = events_by_id.get(original[1]) if original[1] else None
             if event is None and original[1] is not None:
                 event = await session.get(OpinionEvent, original[1])
                 if event is not None:
@@ -566,7 +602,7 @@ async def ingest(
                 events_by_id[event.id] = event
             for b in bands[i]:
                 band_rows.append({"band": b, "post_id": post_id, "posted_at": d.posted_at})
-                by_band.setdefault(b, []).append((post_id, sigs[i], event.id))
+        post_events.append(event)
         if event is not None:
             _fold_post(event, c, a, department, links.get(i), terms, is_repost=original is not None, settings=settings)
             touched[event.id] = event
