@@ -223,6 +223,12 @@ _STATUS_CODES = {
 }
 
 
+#: SQLSTATEs of input the database cannot store: 22000 (asyncpg could not encode a parameter, e.g. a
+#: lone surrogate), 22021 (NUL byte), 22P05 (untranslatable character), 22003 (number out of range),
+#: 22008 (date/time out of range).
+_INPUT_DATA_ERRORS = frozenset({"22000", "22021", "22P05", "22003", "22008"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error of ``app`` a problem+json answer."""
 
@@ -264,6 +270,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if sqlstate in _INPUT_DATA_ERRORS:
+            # Input the database cannot hold (a NUL byte, a lone surrogate, a number or date out of
+            # range) that validation let through: the client's mistake, and nothing was written.
+            log.warning("database_rejected_input", sqlstate=sqlstate)
+            return problem_response(
+                ValidationFailed("请求中含有无法保存的字符或超出范围的数值", code="unstorable_input"), request
+            )
         log.error("database_error", error_class=type(exc.orig).__name__ if exc.orig else None)
         return problem_response(ServiceUnavailable("数据库暂不可用"), request)
 
