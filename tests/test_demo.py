@@ -35,6 +35,11 @@ def _free_port() -> int:
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervisor]:
     env = dict(os.environ)
     env["GK_ADMIN_USERNAME"], env["GK_ADMIN_PASSWORD"] = ADMIN
+    # An installation of its own (the demo refuses to load where a 示范市人民政府 exists, and other tests
+    # create one): its own databases and event namespace, still under this run's prefixes so the run's
+    # clean-up removes them.
+    env["GK_DATABASE_PREFIX"] = os.environ["GK_DATABASE_PREFIX"] + "demo_"
+    env["GK_EVENT_NAMESPACE"] = os.environ["GK_EVENT_NAMESPACE"] + "_demo"
     migrate_all(env)
     sup = Supervisor(
         env=env,
