@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from starlette.middleware import Middleware
 
 from gongkai_gateway import service
+from gongkai_gateway.asyncapi import asyncapi_router
 from gongkai_gateway.edge_endpoints import api_keys_router, webhooks_router
 from gongkai_gateway.endpoints import auth_router, calendar_router, users_router
 from gongkai_gateway.health import health_router
@@ -55,6 +56,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             health_router,
             metrics_router,
             docs_router,
+            asyncapi_router,
             proxy_router,
         ],
         on_startup=_startup,

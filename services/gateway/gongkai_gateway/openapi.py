@@ -19,8 +19,22 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from gongkai_shared.errors import (
+    PROBLEM_JSON,
+    Forbidden,
+    GongkaiError,
+    NotFound,
+    Problem,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthorized,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    ValidationFailed,
+)
 
 from gongkai_gateway.proxy import Upstreams
+from gongkai_gateway.settings import UPSTREAMS
 
 __all__ = ["OAUTH2_SCHEME", "UpstreamDocs", "docs_router", "merge_openapi", "prefix_document"]
 
@@ -35,9 +49,11 @@ OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
 FASTAPI_DOC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 _HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+_UPSTREAM_NAMES = frozenset(UPSTREAMS)
 _HEALTH_TAG = "health"
 _HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
-_FETCH_TIMEOUT_SECONDS = 5.0
+#: Generous: a service builds its document on the first request, which takes seconds on a loaded machine.
+_FETCH_TIMEOUT_SECONDS = 15.0
 #: A failed fetch is retried sooner than a good document is refreshed.
 _FAILURE_CACHE_SECONDS = 5.0
 
@@ -131,6 +147,7 @@ def merge_openapi(own: dict[str, Any], upstream_docs: dict[str, dict[str, Any] |
             components.setdefault(section, {}).update(items)
         known = {t.get("name") for t in tags}
         tags.extend(t for t in part["tags"] if t.get("name") not in known)
+    _document_problems(paths, components)
     components.setdefault("securitySchemes", {})[OAUTH2_SCHEME] = _security_scheme()
     # Optional everywhere ({} = anonymous): Swagger's Authorize then sends the token on every call,
     # and each service decides what needs it.
@@ -139,6 +156,66 @@ def merge_openapi(own: dict[str, Any], upstream_docs: dict[str, dict[str, Any] |
         merged.pop("tags")
     merged.setdefault("info", {})["x-unavailable-services"] = unavailable
     return merged
+
+
+#: The gateway's problem model in the merged document (RFC 9457 with Gongkai's code and field errors).
+PROBLEM_SCHEMA = "GongkaiProblem"
+_UPSTREAM_PROBLEMS = {
+    "502": UpstreamUnavailable,
+    "504": UpstreamTimeout,
+}
+
+
+def _problem_response(error: type[GongkaiError]) -> dict[str, Any]:
+    return {
+        "description": error.title,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA}"}}},
+    }
+
+
+def _document_problems(paths: dict[str, Any], components: dict[str, Any]) -> None:
+    """Every problem+json answer an operation can give, documented on it (issue 7 point 6).
+
+    A service documents the errors of its own rules; what every route can answer besides is known
+    here: 500 for every route (an unexpected error is problem+json too), 503 for readiness, 401/403
+    where ``x-gongkai-access`` does not admit anonymous callers, 404 for a path with
+    parameters, 422 for invalid parameters or body (FastAPI's default 422 says application/json, but
+    the answer is problem+json), 502/504 when the gateway cannot reach the service, 429 on the
+    rate-limited public routes. Existing problem answers are kept as the service wrote them.
+    """
+    schemas = components.setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in problem.pop("$defs", {}).items():
+        schemas.setdefault(name, definition)
+    schemas[PROBLEM_SCHEMA] = problem
+    for path, item in paths.items():
+        for method, op in item.items():
+            if method not in _HTTP_METHODS or not isinstance(op, dict):
+                continue
+            responses = op.setdefault("responses", {})
+            access = op.get("x-gongkai-access") or {}
+            # Any route can fail unexpectedly: the answer is still problem+json, with the request id.
+            can: dict[str, type[GongkaiError]] = {"500": GongkaiError}
+            if path == "/readyz":
+                can["503"] = ServiceUnavailable
+            if op.get("parameters") or op.get("requestBody"):
+                can["422"] = ValidationFailed
+            if "{" in path:
+                can["404"] = NotFound
+            if access and not access.get("anonymous"):
+                can["401"] = Unauthorized
+                if access.get("roles") != [] or access.get("signed") is None:
+                    can["403"] = Forbidden
+            if path.startswith("/api/v1/") and path.split("/")[3] in _UPSTREAM_NAMES:
+                can.update(_UPSTREAM_PROBLEMS)
+                if access.get("public") in ("apply", "follow") or path.split("/")[3:5] == ["catalog", "search"]:
+                    can["429"] = RateLimited
+            for status, error in can.items():
+                existing = responses.get(status)
+                if existing is None:
+                    responses[status] = _problem_response(error)
+                elif PROBLEM_JSON not in (existing.get("content") or {}):
+                    responses[status] = {**existing, **_problem_response(error)}
 
 
 class UpstreamDocs:
