@@ -87,6 +87,14 @@ _FIRST_SENTENCE = re.compile(r"^(.{4,40}?)[,.!?;，。！？；]")
 # ------------------------------------------------------------------------------------------------
 
 
+def author_key(settings: SentimentSettings) -> str:
+    """The pseudonym key: GK_SENTIMENT_AUTHOR_KEY, else one derived from GK_JWT_SECRET (never a fixed default)."""
+    own = settings.author_key.get_secret_value()
+    if own:
+        return own
+    return hashlib.sha256(b"gongkai-sentiment-author:" + settings.jwt_secret.get_secret_value().encode()).hexdigest()
+
+
 def author_pseudonym(key: str, handle: str) -> str:
     """A keyed HMAC of the author's handle: the same author links up, the handle itself is never stored."""
     return hmac.new(key.encode(), handle.strip().lower().encode(), hashlib.sha256).hexdigest()
@@ -433,7 +441,7 @@ async def ingest(
 
     model = load_model()
     directory = await load_directory(session)
-    key = settings.author_key.get_secret_value()
+    key = author_key(settings)
     sigs = [similarity.signature(c.text) for c in fresh]
     bands = [similarity.band_keys(s) for s in sigs]
     links = await policy_links(session, {i: c.text for i, c in enumerate(fresh)})
@@ -1123,7 +1131,7 @@ async def register_account(
             "body.organization_id", "没有这个机关（目录服务尚未登记）", "unknown_organization"
         )
     principal.require_department(organization_id)
-    handle_hash = author_pseudonym(settings.author_key.get_secret_value(), handle)
+    handle_hash = author_pseudonym(author_key(settings), handle)
     if await session.scalar(select(Account.id).where(Account.platform == platform, Account.handle_hash == handle_hash)):
         raise Conflict("该账号已登记", code="account_exists")
     # The last post already ingested from this handle, if any, is its last update.

@@ -12,8 +12,9 @@ class SentimentSettings(ServiceSettings):
     batch_limit: int = Field(default=1000, ge=1, le=10000)
     #: Longest post text kept (characters, after normalisation).
     max_text_chars: int = Field(default=5000, ge=100)
-    #: Key of the HMAC that turns an author's handle into a pseudonym (never the raw handle).
-    author_key: SecretStr = SecretStr("gongkai-sentiment-author-pseudonym-key")
+    #: Key of the HMAC that turns an author's handle into a pseudonym (never the raw handle); derived from
+    #: GK_JWT_SECRET when empty, so no deployment runs with a key published in this repository.
+    author_key: SecretStr = SecretStr("")
     #: Shared secret of the hotline webhook (HMAC-SHA256 over "<timestamp>.<body>"); empty: webhook off.
     webhook_secret: SecretStr = SecretStr("")
     #: A signed webhook call older (or further in the future) than this is refused (replay).
