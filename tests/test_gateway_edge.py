@@ -404,6 +404,19 @@ async def test_failed_follow_attempts_hit_a_stricter_limit_against_enumeration(
     assert int(r.headers["retry-after"]) >= 1
 
 
+async def test_every_anonymous_write_is_in_a_rate_limited_class(db: AsyncEngine) -> None:
+    """Public writes (an application, a follow attempt, a consultation comment) are limited per address."""
+    from gongkai_gateway.ratelimit import RateLimiter
+    from gongkai_gateway.settings import DEFAULT_RATE_LIMITS
+
+    limiter = RateLimiter(db, DEFAULT_RATE_LIMITS)
+    consultation = "01a20000-0000-7000-8000-000000000000"
+    assert limiter.classify("POST", "/api/v1/requests/applications") == "submit"
+    assert limiter.classify("POST", "/api/v1/requests/follow") == "follow"
+    assert limiter.classify("POST", f"/api/v1/catalog/consultations/{consultation}/comments") == "comment"
+    assert limiter.classify("GET", f"/api/v1/catalog/consultations/{consultation}/comments") is None  # staff read
+
+
 async def test_rate_limit_counter_cost_per_request(settings: GatewaySettings, db: AsyncEngine) -> None:
     """The shared store's price: one UNLOGGED upsert per limited request (recorded in bench/README.md)."""
     from gongkai_gateway.ratelimit import RateLimiter

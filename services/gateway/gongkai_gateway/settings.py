@@ -22,8 +22,9 @@ class RateLimitRule(BaseModel):
 
 
 #: The public routes (architecture.md, "The edge"): submitting an application, following one with
-#: its tracking code, catalog search. ``follow_failures`` is not a route class: the failed follow
-#: attempts of one address (wrong code or secret), held to a stricter limit against enumeration.
+#: its tracking code, catalog search, commenting on a consultation. ``follow_failures`` is not a
+#: route class: the failed follow attempts of one address (wrong code or secret), held to a stricter
+#: limit against enumeration.
 DEFAULT_RATE_LIMITS: dict[str, RateLimitRule] = {
     "submit": RateLimitRule(methods=["POST"], path=r"/api/v1/requests/applications", limit=10, window_seconds=60),
     "follow": RateLimitRule(
@@ -34,6 +35,10 @@ DEFAULT_RATE_LIMITS: dict[str, RateLimitRule] = {
     ),
     "search": RateLimitRule(
         methods=["GET"], path=r"/api/v1/catalog/(search|items|public/.*)", limit=120, window_seconds=60
+    ),
+    # Public comments on a consultation (意见征集, issue 9): anyone may comment without an account.
+    "comment": RateLimitRule(
+        methods=["POST"], path=r"/api/v1/catalog/consultations/[^/]+/comments", limit=10, window_seconds=600
     ),
 }
 
