@@ -24,6 +24,10 @@ from gongkai_shared.validators import agency_code_problem
 
 ADMIN = ("demo-test-admin", "correct horse battery staple")
 
+# The module's fixture starts every service and loads the tiny city through the gateway (~3.5 minutes on
+# an idle 2-core machine): more than the suite's default per-test limit when the machine is busy.
+pytestmark = pytest.mark.timeout(1200)
+
 
 def _free_port() -> int:
     with socket.socket() as s:
