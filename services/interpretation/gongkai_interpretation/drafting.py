@@ -514,9 +514,13 @@ def make_draft(
         names = "、".join(h.title or h.label for h in chapters)
         srcs = [by_id[h.sentence_id] for h in chapters if h.sentence_id is not None]
         out.add("main_content", f"共{len(chapters)}章{len(articles)}条，分为{names}等部分。", srcs)
+        # The articles of each chapter by bisection (a scan of every article per chapter was quadratic
+        # in the length of long regulations: measured in bench/interpretation.py).
+        articles.sort(key=lambda a: a.start)
+        article_starts = [a.start for a in articles]
         for i, h in enumerate(chapters):
             end = chapters[i + 1].start if i + 1 < len(chapters) else len(body) + 1
-            inside = [a for a in articles if h.start < a.start < end]
+            inside = articles[bisect_right(article_starts, h.start) : bisect_left(article_starts, end)]
             if not inside or h.sentence_id is None:
                 continue
             span = inside[0].label if len(inside) == 1 else f"{inside[0].label}至{inside[-1].label}"
