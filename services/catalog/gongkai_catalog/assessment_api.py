@@ -19,8 +19,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from gongkai_shared.auth import Principal, Role, TokenSigner, require_roles
 from gongkai_shared.db import SessionDep
 from gongkai_shared.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
+from gongkai_shared.xlsx import worksheet_row
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from pydantic import BaseModel, Field
 
@@ -290,11 +290,6 @@ async def get_trend(
     return trend_out(await _trend(session, settings, signer, period, periods, types))
 
 
-def _cells(row: list[object]) -> list[object]:
-    """Text without the control characters a worksheet cannot hold (a name may carry them: 500 otherwise)."""
-    return [ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row]
-
-
 def export_xlsx(a: asm.Assessment) -> bytes:
     """One row per department (rank, score, every indicator as a percentage), then the indicators and sources."""
     wb = Workbook()
@@ -316,7 +311,7 @@ def export_xlsx(a: asm.Assessment) -> bytes:
                 values.append("不适用")
             else:
                 values.append(round((r.value or 0) * 100, 2))
-        ws.append(_cells([d.rank, d.name, d.score, f"{d.scored_weight:g}/{d.total_weight:g}", *values, d.note]))
+        ws.append(worksheet_row([d.rank, d.name, d.score, f"{d.scored_weight:g}/{d.total_weight:g}", *values, d.note]))
     ws.column_dimensions["B"].width = 24
     meta = wb.create_sheet("指标与数据来源")
     meta.append(["指标代码", "指标", "权重", "依据", "数据来源", "来源状态"])

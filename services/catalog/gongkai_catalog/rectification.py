@@ -21,6 +21,7 @@ from gongkai_shared.db import utcnow
 from gongkai_shared.errors import Conflict, NotFound, ValidationFailed
 from gongkai_shared.events import emit
 from gongkai_shared.timeutil import china_today
+from gongkai_shared.xlsx import worksheet_row
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from sqlalchemy import select
@@ -241,7 +242,7 @@ async def export_findings(
     ws = wb.active
     assert ws is not None
     ws.title = "整改清单"
-    ws.append([title])
+    ws.append(worksheet_row([title]))
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(EXPORT_HEADERS))
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center")
@@ -250,19 +251,21 @@ async def export_findings(
         cell.font = Font(bold=True)
     for i, f in enumerate(findings, start=1):
         ws.append(
-            [
-                i,
-                names.get(f.department_id, ""),
-                FINDING_SOURCE_LABELS[f.source] + (f"（{f.source_reference}）" if f.source_reference else ""),
-                f.problem,
-                f.requirement,
-                f.found_on.isoformat(),
-                f.deadline.isoformat(),
-                f.answer or "",
-                "\n".join(f.evidence or []),
-                finding_state(f, today),
-                f.closed_on.isoformat() if f.closed_on else "",
-            ]
+            worksheet_row(
+                [
+                    i,
+                    names.get(f.department_id, ""),
+                    FINDING_SOURCE_LABELS[f.source] + (f"（{f.source_reference}）" if f.source_reference else ""),
+                    f.problem,
+                    f.requirement,
+                    f.found_on.isoformat(),
+                    f.deadline.isoformat(),
+                    f.answer or "",
+                    "\n".join(f.evidence or []),
+                    finding_state(f, today),
+                    f.closed_on.isoformat() if f.closed_on else "",
+                ]
+            )
         )
     for column, width in zip("ABCDEFGHIJK", (6, 20, 16, 40, 40, 12, 12, 40, 30, 12, 12), strict=True):
         ws.column_dimensions[column].width = width

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gongkai_shared.xlsx import worksheet_row
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font
 
@@ -161,7 +162,7 @@ def write_xlsx(entries: Iterable[Mapping[str, Any]], *, title: str) -> bytes:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for n, entry in enumerate(entries, start=1):
-        sheet.append([n, *(entry.get(f.attr) for f in FIELDS), entry.get("pilot_area")])
+        sheet.append(worksheet_row([n, *(entry.get(f.attr) for f in FIELDS), entry.get("pilot_area")]))
     for i, width in enumerate([6, 20, 20, 40, 40, 24, 16, 24, 12, 12, 12, 16], start=1):
         sheet.column_dimensions[sheet.cell(row=1, column=i).column_letter].width = width
     book.properties.title = title

@@ -16,6 +16,7 @@ from gongkai_shared.auth import ALL_DEPARTMENTS, Principal, Role, StaffPrincipal
 from gongkai_shared.db import SessionDep, utcnow
 from gongkai_shared.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed, problem_responses
 from gongkai_shared.pagination import Page, PageParams, page_params, paginate
+from gongkai_shared.xlsx import worksheet_row
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -466,7 +467,7 @@ async def ledger_xlsx(session: SessionDep, principal: StaffPrincipal, settings: 
     ws.title = "舆情回应台账"
     ws.append(LEDGER_COLUMNS)
     for row in rows:
-        ws.append(row)
+        ws.append(worksheet_row(row))
     buf = io.BytesIO()
     wb.save(buf)
     return Response(
