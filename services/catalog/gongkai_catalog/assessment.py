@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 import structlog
-from gongkai_shared.auth import ALL_ORGANIZATIONS_SCOPE, Principal, Role, TokenSigner, service_scope
+from gongkai_shared.auth import ALL_ORGANIZATIONS_SCOPE, TokenSigner, service_scope
 from gongkai_shared.errors import ValidationFailed
 from gongkai_shared.http import service_client
 from gongkai_shared.timeutil import china_today
@@ -299,15 +299,12 @@ class SourceError(Exception):
 
 def _token(signer: TokenSigner, service: str) -> str:
     """A one-minute read-only system token for one service's figures of every organization
-    (``system`` with ``<service>:read`` and ``org:*``, which requests, sentiment and interpretation admit)."""
-    roles = {Role.system}
-    principal = Principal(
+    (``<service>:read`` and ``org:*``, which requests, sentiment and interpretation admit)."""
+    return signer.issue_system(
         subject="system:catalog-assessment",
         name="目录服务（考核评估）",
-        roles=frozenset(roles),
-        scopes=frozenset({service_scope(service, "read"), ALL_ORGANIZATIONS_SCOPE}),
+        scopes={service_scope(service, "read"), ALL_ORGANIZATIONS_SCOPE},
     )
-    return signer.issue(principal, ttl=dt.timedelta(minutes=1))
 
 
 async def _get_json(
