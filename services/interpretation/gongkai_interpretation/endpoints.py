@@ -12,7 +12,7 @@ from gongkai_shared.pagination import Page, PageParams, page_params, paginate
 from sqlalchemy import select
 
 from gongkai_interpretation import service
-from gongkai_interpretation.models import InterpretationTask, TaskStatus
+from gongkai_interpretation.models import InterpretationTask, TaskKind, TaskStatus
 from gongkai_interpretation.schemas import (
     AssignmentIn,
     ContentIn,
@@ -51,6 +51,8 @@ async def list_tasks(
     params: Annotated[PageParams, Depends(page_params)],
     policy_item_id: Annotated[uuid.UUID | None, Query(description="按政策文件筛选")] = None,
     status: Annotated[TaskStatus | None, Query(description="按状态筛选")] = None,
+    kind: Annotated[TaskKind | None, Query(description="按类型筛选：regular 政策解读 / supplementary 补充解读")] = None,
+    opinion_event_id: Annotated[uuid.UUID | None, Query(description="按引起补充解读的舆情事件筛选")] = None,
 ) -> Page:
     stmt = select(InterpretationTask)
     if not principal.roles & ALL_DEPARTMENTS:
@@ -59,6 +61,10 @@ async def list_tasks(
         stmt = stmt.where(InterpretationTask.policy_item_id == policy_item_id)
     if status is not None:
         stmt = stmt.where(InterpretationTask.status == status)
+    if kind is not None:
+        stmt = stmt.where(InterpretationTask.kind == kind)
+    if opinion_event_id is not None:
+        stmt = stmt.where(InterpretationTask.opinion_event_id == opinion_event_id)
     rows, cursor = await paginate(session, stmt, keys=[InterpretationTask.id], params=params)
     return Page(items=[TaskOut.model_validate(r) for r in rows], next_cursor=cursor)
 

@@ -4,9 +4,9 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
-from gongkai_interpretation.models import InterpretationForm, TaskStatus
+from gongkai_interpretation.models import TASK_KIND_LABELS, InterpretationForm, TaskKind, TaskStatus
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -14,6 +14,9 @@ Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 class TaskOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID
+    kind: TaskKind = Field(
+        default=TaskKind.regular, description="任务类型：regular 政策解读（每个政策一个）/ supplementary 补充解读"
+    )
     policy_item_id: uuid.UUID | None = Field(description="政策文件（政策发布前登记的解读为空，发布后关联）")
     policy_title: str
     policy_document_number: str | None
@@ -25,8 +28,17 @@ class TaskOut(BaseModel):
     head_title: str | None = Field(default=None, description="第一解读人职务")
     drafter: str | None = Field(default=None, description="起草人")
     published_on: dt.date | None = Field(description="政策发布日期")
-    due_working_days: int = Field(description="应在发布后几个工作日内解读")
-    due_on: dt.date | None = Field(description="解读截止日期")
+    due_working_days: int | None = Field(description="应在政策发布后几个工作日内解读（补充解读按小时计，为空）")
+    due_on: dt.date | None = Field(description="解读截止日期（补充解读为截止时间所在日期）")
+    due_at: dt.datetime | None = Field(
+        default=None,
+        description="补充解读截止时间：舆情升级后若干小时（国办发〔2016〕61号：48小时；重大、特别重大24小时）",
+    )
+    due_hours: float | None = Field(default=None, description="补充解读时限（小时）")
+    opinion_event_id: uuid.UUID | None = Field(default=None, description="引起补充解读的舆情事件")
+    opinion_event: dict[str, Any] | None = Field(
+        default=None, description="舆情事件：标题、领域、关键词、概要、风险等级、61号必须回应情形、升级时间"
+    )
     due_provisional: bool = Field(description="截止日期为临时日期（跨入尚未载入节假日安排的年份）")
     status: TaskStatus
     title: str | None = Field(default=None, description="解读标题")
@@ -37,6 +49,11 @@ class TaskOut(BaseModel):
     quality_score: int | None = Field(default=None, description="发布时的质量评分")
     override_reason: str | None = Field(default=None, description="低于质量门槛仍发布的理由")
     published_at: dt.datetime | None = Field(default=None, description="解读发布时间")
+
+    @computed_field(description="任务类型（中文）：政策解读/补充解读")  # type: ignore[prop-decorator]
+    @property
+    def kind_label(self) -> str:
+        return TASK_KIND_LABELS[self.kind]
 
 
 class RegisterIn(BaseModel):
@@ -138,8 +155,25 @@ class FiguresRow(BaseModel):
     average_quality: float | None = Field(description="平均质量评分")
 
 
+class SupplementaryFiguresRow(BaseModel):
+    organization_id: uuid.UUID | None = Field(description="机关（合计行为空）")
+    organization_name: str | None
+    opened: int = Field(description="补充解读任务数（舆情升级日期在期间内）")
+    published: int = Field(description="已发布的补充解读数")
+    on_time: int = Field(description="在截止时间前发布的补充解读数（国办发〔2016〕61号时限）")
+    on_time_rate: float | None = Field(description="补充解读按时率（按时发布数 / 任务数）")
+
+
+class SupplementaryFigures(BaseModel):
+    rows: list[SupplementaryFiguresRow] = Field(default_factory=list)
+    total: SupplementaryFiguresRow | None = None
+
+
 class FiguresOut(BaseModel):
     start: dt.date
     end: dt.date
-    rows: list[FiguresRow]
+    rows: list[FiguresRow] = Field(description="政策解读（每个政策只计常规解读，补充解读不重复计入）")
     total: FiguresRow | None
+    supplementary: SupplementaryFigures = Field(
+        default_factory=SupplementaryFigures, description="补充解读（舆情引起），单独统计"
+    )

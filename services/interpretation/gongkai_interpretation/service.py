@@ -4,6 +4,10 @@ domain.md §4: every policy is interpreted (三同步) at the latest N working d
 (default 3, 0 = the same day) by whoever drafted it (谁起草、谁解读), the department head being the
 第一解读人; the interpretation covers the content elements, comes in several forms, must not merely
 excerpt or compress the document, and policy and interpretation link to each other (双向关联).
+
+A public-opinion event that misreads a policy (sentiment.event.escalated) opens a supplementary
+interpretation (补充解读) of it, due in hours after the escalation (domain.md §5, 国办发〔2016〕61号: a
+response within 48 hours; 重大/特别重大: a press conference within 24 hours).
 """
 
 from __future__ import annotations
@@ -34,13 +38,14 @@ from gongkai_shared.contracts.interpretation import (
     TaskCreatedV1,
     TaskDeadlineV1,
 )
+from gongkai_shared.contracts.sentiment import OpinionEventV1
 from gongkai_shared.db import utcnow
 from gongkai_shared.errors import Conflict, FieldError, Forbidden, NotFound, UpstreamUnavailable, ValidationFailed
 from gongkai_shared.events import Envelope, emit
 from gongkai_shared.events.consumer import PermanentError
 from gongkai_shared.ids import uuid7
-from gongkai_shared.timeutil import china_date_of, china_today
-from sqlalchemy import and_, case, func, or_, select
+from gongkai_shared.timeutil import CHINA, china_date_of, china_today
+from sqlalchemy import and_, case, func, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,10 +54,13 @@ from gongkai_interpretation.diff import diff_policies
 from gongkai_interpretation.drafting import Draft, make_draft
 from gongkai_interpretation.models import (
     FORM_LABELS,
+    TASK_KIND_LABELS,
     InterpretationForm,
     InterpretationTask,
     Organization,
+    PendingSupplementary,
     TaskEvent,
+    TaskKind,
     TaskStatus,
     calendar_table,
     event_tables,
@@ -144,10 +152,21 @@ def _differences(old: InterpretationTask | None, new_body: str, old_item_id: uui
 async def _task_for_policy(
     session: AsyncSession, item_id: uuid.UUID, *, lock: bool = False
 ) -> InterpretationTask | None:
-    stmt = select(InterpretationTask).where(InterpretationTask.policy_item_id == item_id)
+    """The regular task of a policy (there is one; supplementary tasks are not "the" interpretation)."""
+    stmt = select(InterpretationTask).where(
+        InterpretationTask.policy_item_id == item_id, InterpretationTask.kind == TaskKind.regular
+    )
     if lock:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
+
+
+async def _lock_policy(session: AsyncSession, item_id: uuid.UUID) -> None:
+    """Serialise, per policy, the arrival of the policy and of opinion events about it (one transaction-scoped
+    advisory lock): an opinion event waiting for its policy is never left behind by a policy committed at the
+    same moment, and two escalations of one event never race for its task."""
+    key = int.from_bytes(item_id.bytes[:8], "big", signed=True)
+    await session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,6 +182,7 @@ async def on_policy_published(session: AsyncSession, envelope: Envelope, *, due_
         raise PermanentError(
             f"政策 {policy.item_id} 的事件没有全文（body 为空），无法建立解读任务 (policy event without text)"
         )
+    await _lock_policy(session, policy.item_id)
     if await _task_for_policy(session, policy.item_id) is not None:
         return  # the same policy announced twice (under two event ids): still one task
     calendar = await load_calendar(session, calendar_table)
@@ -220,7 +240,7 @@ async def on_policy_published(session: AsyncSession, envelope: Envelope, *, due_
                 policy_reference=references[0],
                 **fields,
             )
-            .on_conflict_do_nothing(index_elements=["policy_item_id"])
+            .on_conflict_do_nothing(index_elements=["policy_item_id"], index_where=text("kind = 'regular'"))
             .returning(InterpretationTask.id)
         )
         if task_id is None:
@@ -253,6 +273,7 @@ async def on_policy_published(session: AsyncSession, envelope: Envelope, *, due_
             registered_early=early is not None,
         ),
     )
+    await _open_pending_supplementary(session, policy.item_id)
 
 
 async def on_policy_superseded(session: AsyncSession, envelope: Envelope) -> None:
@@ -297,12 +318,280 @@ async def on_organization(session: AsyncSession, envelope: Envelope) -> None:
         )
 
 
+# --------------------------------------------------------------------------------------------
+# Supplementary interpretation (补充解读) of a policy the public misreads
+# --------------------------------------------------------------------------------------------
+
+#: 国办发〔2016〕61号 must-respond categories (the sentiment service's codes), as the drafter reads them.
+MUST_RESPOND_LABELS = {
+    "misread_policy": "重大政策误读误解",
+    "wide_impact": "涉及公众切身利益、影响面广",
+    "moral_shock": "冲击道德底线的民生事件",
+    "emergency": "突发事件和自然灾害",
+    "ordered": "上级政府要求回应",
+}
+RISK_LEVEL_LABELS = ("一般", "较大", "重大", "特别重大")
+
+
+def supplementary_hours(risk_level: int, settings: InterpretationSettings) -> float:
+    """Hours to answer an opinion event of ``risk_level`` (domain.md §5, 国办发〔2016〕61号): a response within
+    48 hours; 重大/特别重大 (level ≥ ``supplementary_major_level``): a press conference within 24 hours."""
+    if risk_level >= settings.supplementary_major_level:
+        return settings.supplementary_major_hours
+    return settings.supplementary_hours
+
+
+def _level_label(level: int) -> str:
+    return RISK_LEVEL_LABELS[level] if 0 <= level < len(RISK_LEVEL_LABELS) else str(level)
+
+
+def _china_time(moment: dt.datetime) -> str:
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def opinion_snapshot(event: OpinionEventV1, escalated_at: dt.datetime) -> dict[str, Any]:
+    """What the drafter needs to know about what was misread: the event's title, keywords and a summary.
+    The payload carries no author identity (the sentiment service keeps authors pseudonymous)."""
+    labels = [MUST_RESPOND_LABELS.get(c, c) for c in event.must_respond]
+    summary = (
+        f"舆情事件“{event.title}”（{event.topic}，风险等级：{event.risk_level_label}）："
+        f"帖文{event.post_count}条、转发{event.repost_count}条，负面占比{event.negative_share:.0%}"
+        + (f"；关键词：{'、'.join(event.keywords)}" if event.keywords else "")
+        + (f"；必须回应情形（国办发〔2016〕61号）：{'、'.join(labels)}" if labels else "")
+        + "。"
+    )
+    return {
+        "event_id": str(event.event_id),
+        "title": event.title,
+        "topic": event.topic,
+        "keywords": list(event.keywords),
+        "summary": summary,
+        "risk_level": event.risk_level,
+        "risk_level_label": event.risk_level_label,
+        "must_respond": list(event.must_respond),
+        "must_respond_labels": labels,
+        "heat": event.heat,
+        "trend": event.trend,
+        "post_count": event.post_count,
+        "repost_count": event.repost_count,
+        "channel_counts": dict(event.channel_counts),
+        "negative_share": event.negative_share,
+        "department_id": str(event.department_id) if event.department_id else None,
+        "first_seen_at": event.first_seen_at.isoformat(),
+        "last_seen_at": event.last_seen_at.isoformat(),
+        "escalated_at": escalated_at.isoformat(),
+    }
+
+
+async def on_opinion_event(session: AsyncSession, envelope: Envelope, *, settings: InterpretationSettings) -> None:
+    """``sentiment.event.escalated`` (and ``sentiment.event.detected`` at the same level): a public-opinion event
+    about a policy opens ONE supplementary interpretation of it (补充解读), due ``supplementary_hours`` after the
+    escalation. A later escalation of the same event to a higher level may bring the deadline forward, never
+    opens a second task. An event about a policy not here yet waits for it (``pending_supplementary``)."""
+    event = OpinionEventV1.model_validate(envelope.data)
+    if event.policy_item_id is None or event.risk_level < settings.supplementary_min_level:
+        return  # not about a policy, or not serious enough: nothing to interpret (the sentiment service responds)
+    at = envelope.occurred_at
+    hours = supplementary_hours(event.risk_level, settings)
+    due_at = at + dt.timedelta(hours=hours)
+    snapshot = opinion_snapshot(event, at)
+    await _lock_policy(session, event.policy_item_id)
+    task = await session.scalar(
+        select(InterpretationTask)
+        .where(
+            InterpretationTask.kind == TaskKind.supplementary,
+            InterpretationTask.policy_item_id == event.policy_item_id,
+            InterpretationTask.opinion_event_id == event.event_id,
+        )
+        .with_for_update()
+    )
+    if task is not None:
+        _escalate(session, task, snapshot=snapshot, due_at=due_at, hours=hours)
+        await session.flush()
+        return
+    regular = await _task_for_policy(session, event.policy_item_id)
+    if regular is None:
+        # The policy is not here (yet): catalog.policy.published is consumed on its own stream and may come later
+        # (or was dead-lettered and will be replayed). Keep the event; the task opens when the policy arrives.
+        pending = await session.get(PendingSupplementary, event.event_id, with_for_update=True)
+        if pending is None:
+            session.add(
+                PendingSupplementary(
+                    opinion_event_id=event.event_id,
+                    policy_item_id=event.policy_item_id,
+                    risk_level=event.risk_level,
+                    escalated_at=at,
+                    due_at=due_at,
+                    due_hours=hours,
+                    opinion_event=snapshot,
+                    received_at=utcnow(),
+                )
+            )
+        elif event.risk_level > pending.risk_level or due_at < pending.due_at:
+            if event.risk_level > pending.risk_level:
+                pending.risk_level = event.risk_level
+                pending.opinion_event = {**snapshot, "escalated_at": pending.opinion_event["escalated_at"]}
+            if due_at < pending.due_at:
+                pending.due_at, pending.due_hours = due_at, hours
+        await session.flush()
+        return
+    await _open_supplementary(
+        session, regular, snapshot=snapshot, escalated_at=at, due_at=due_at, hours=hours, event_id=event.event_id
+    )
+
+
+def _escalate(
+    session: AsyncSession, task: InterpretationTask, *, snapshot: dict[str, Any], due_at: dt.datetime, hours: float
+) -> None:
+    """The same opinion event again: redelivered, or escalated further. A higher level refreshes what the drafter
+    sees and may bring the deadline forward; nothing else changes (and nothing once it is published)."""
+    if task.status is TaskStatus.published:
+        return
+    assert task.opinion_event is not None and task.due_at is not None
+    higher = snapshot["risk_level"] > task.opinion_event.get("risk_level", -1)
+    sooner = due_at < task.due_at
+    if not (higher or sooner):
+        return  # a redelivery, or an escalation that changes nothing here
+    if higher:
+        task.opinion_event = {**snapshot, "escalated_at": task.opinion_event.get("escalated_at")}
+    if sooner:
+        task.due_at, task.due_on, task.due_hours = due_at, china_date_of(due_at), hours
+    _record(
+        session,
+        task,
+        actor="system",
+        action="escalated",
+        opinion=f"舆情升级为{snapshot['risk_level_label']}"
+        + (f"，补充解读截止时间提前至{_china_time(due_at)}（{hours:g}小时，国办发〔2016〕61号）" if sooner else ""),
+    )
+
+
+async def _open_supplementary(
+    session: AsyncSession,
+    regular: InterpretationTask,
+    *,
+    snapshot: dict[str, Any],
+    escalated_at: dt.datetime,
+    due_at: dt.datetime,
+    hours: float,
+    event_id: uuid.UUID,
+) -> None:
+    """The supplementary task of ``regular``'s policy for one opinion event: the policy's drafting department and
+    第一解读人, like the regular task (谁起草、谁解读), the opinion event it answers, due in hours."""
+    assert regular.policy_item_id is not None and regular.published_on is not None
+    org = await session.get(Organization, regular.organization_id)
+    if regular.head_set_by_staff or org is None or not org.head_name:
+        head_name, head_title, by_staff = regular.head_name, regular.head_title, regular.head_set_by_staff
+    else:
+        head_name, head_title, by_staff = org.head_name, org.head_title, False
+    due_on = china_date_of(due_at)
+    task_id = await session.scalar(
+        insert(InterpretationTask)
+        .values(
+            id=uuid7(),
+            kind=TaskKind.supplementary,
+            policy_item_id=regular.policy_item_id,
+            policy_title=regular.policy_title,
+            policy_document_number=regular.policy_document_number,
+            policy_kind=regular.policy_kind,
+            policy_body=regular.policy_body,
+            organization_id=regular.organization_id,
+            head_name=head_name,
+            head_title=head_title,
+            head_set_by_staff=by_staff,
+            drafter=regular.drafter,
+            published_on=regular.published_on,
+            due_working_days=None,
+            due_on=due_on,
+            due_provisional=False,
+            opinion_event_id=event_id,
+            opinion_event=snapshot,
+            escalated_at=escalated_at,
+            due_at=due_at,
+            due_hours=hours,
+            status=TaskStatus.assigned,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["policy_item_id", "opinion_event_id"],
+            index_where=text("kind = 'supplementary'"),  # a literal: a bound parameter cannot infer the index
+        )
+        .returning(InterpretationTask.id)
+    )
+    if task_id is None:
+        return
+    session.add(
+        TaskEvent(
+            id=uuid7(),
+            task_id=task_id,
+            at=utcnow(),
+            actor="system",
+            action="assigned",
+            to_status=TaskStatus.assigned.value,
+            opinion=f"舆情事件“{snapshot['title']}”（{snapshot['risk_level_label']}）涉及本政策，分派补充解读；"
+            f"第一解读人：{head_name or '未登记'}；截止：{_china_time(due_at)}（{hours:g}小时，国办发〔2016〕61号）",
+        )
+    )
+    await emit(
+        session,
+        event_tables,
+        TASK_CREATED_V1,
+        TaskCreatedV1(
+            task_id=task_id,
+            policy_item_id=regular.policy_item_id,
+            policy_title=regular.policy_title,
+            organization_id=regular.organization_id,
+            published_on=regular.published_on,
+            due_on=due_on,
+            due_provisional=False,
+            head_name=head_name,
+            kind=TaskKind.supplementary.value,
+            kind_label=TASK_KIND_LABELS[TaskKind.supplementary],
+            opinion_event_id=event_id,
+            opinion_event_title=snapshot["title"],
+            due_at=due_at,
+        ),
+    )
+
+
+async def _open_pending_supplementary(session: AsyncSession, policy_item_id: uuid.UUID) -> None:
+    """The policy arrived: open the supplementary tasks of the opinion events that waited for it (the deadline
+    still counts from the escalation: the public's clock did not wait for this service)."""
+    waiting = (
+        await session.scalars(
+            select(PendingSupplementary)
+            .where(PendingSupplementary.policy_item_id == policy_item_id)
+            .order_by(PendingSupplementary.escalated_at)
+            .with_for_update()
+        )
+    ).all()
+    if not waiting:
+        return
+    regular = await _task_for_policy(session, policy_item_id)
+    assert regular is not None
+    for pending in waiting:
+        await _open_supplementary(
+            session,
+            regular,
+            snapshot=pending.opinion_event,
+            escalated_at=pending.escalated_at,
+            due_at=pending.due_at,
+            hours=pending.due_hours,
+            event_id=pending.opinion_event_id,
+        )
+        await session.delete(pending)
+    await session.flush()
+
+
 async def recompute_due_dates(session: AsyncSession, calendar: WorkingDayCalendar) -> int:
     """The calendar changed: recompute the due date of every open task; return how many moved."""
     tasks = (
         await session.scalars(
             select(InterpretationTask)
-            .where(InterpretationTask.status != TaskStatus.published, InterpretationTask.published_on.is_not(None))
+            .where(
+                InterpretationTask.kind == TaskKind.regular,  # supplementary deadlines are hours, not working days
+                InterpretationTask.status != TaskStatus.published,
+                InterpretationTask.published_on.is_not(None),
+            )
             .with_for_update()
         )
     ).all()
@@ -317,39 +606,46 @@ async def recompute_due_dates(session: AsyncSession, calendar: WorkingDayCalenda
 
 
 async def sweep_deadlines(
-    session: AsyncSession, *, due_soon_working_days: int, today: dt.date | None = None
+    session: AsyncSession,
+    *,
+    due_soon_working_days: int,
+    today: dt.date | None = None,
+    now: dt.datetime | None = None,
+    due_soon_hours: float = 6.0,
 ) -> tuple[int, int]:
-    """Emit due-soon and overdue once per unpublished task; return (due soon, overdue) emitted."""
+    """Emit due-soon and overdue once per unpublished task; return (due soon, overdue) emitted.
+
+    Regular tasks by date (due ``due_on``, due soon within ``due_soon_working_days``); supplementary tasks by
+    the hour (due ``due_at``, due soon within ``due_soon_hours``, 国办发〔2016〕61号 counts hours)."""
     today = today or china_today()
+    now = now or utcnow()
     calendar = await load_calendar(session, calendar_table)
     horizon = calendar.explain_add_working_days(today, due_soon_working_days, provisional=True).end
-    open_ = and_(InterpretationTask.status != TaskStatus.published, InterpretationTask.policy_item_id.is_not(None))
-    soon = (
-        await session.scalars(
-            select(InterpretationTask)
-            .where(
-                open_,
-                InterpretationTask.due_soon_notified_at.is_(None),
-                InterpretationTask.due_on >= today,
-                InterpretationTask.due_on <= horizon,
-            )
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-    late = (
-        await session.scalars(
-            select(InterpretationTask)
-            .where(open_, InterpretationTask.overdue_notified_at.is_(None), InterpretationTask.due_on < today)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-    now = utcnow()
+    t = InterpretationTask
+    open_ = and_(t.status != TaskStatus.published, t.policy_item_id.is_not(None))
+    regular = t.kind == TaskKind.regular
+    supplementary = t.kind == TaskKind.supplementary
+
+    async def locked(*where: Any) -> list[InterpretationTask]:
+        stmt = select(t).where(open_, *where).order_by(t.id).with_for_update(skip_locked=True)
+        return list((await session.scalars(stmt)).all())
+
+    soon = await locked(regular, t.due_soon_notified_at.is_(None), t.due_on >= today, t.due_on <= horizon)
+    soon += await locked(
+        supplementary,
+        t.due_soon_notified_at.is_(None),
+        t.due_at >= now,
+        t.due_at <= now + dt.timedelta(hours=due_soon_hours),
+    )
+    late = await locked(regular, t.overdue_notified_at.is_(None), t.due_on < today)
+    late += await locked(supplementary, t.overdue_notified_at.is_(None), t.due_at < now)
+    stamp = utcnow()
     for subject, tasks, column in (
         (TASK_DUE_SOON_V1, soon, "due_soon_notified_at"),
         (TASK_OVERDUE_V1, late, "overdue_notified_at"),
     ):
         for task in tasks:
-            setattr(task, column, now)
+            setattr(task, column, stamp)
             assert task.policy_item_id is not None and task.due_on is not None
             await emit(
                 session,
@@ -364,6 +660,9 @@ async def sweep_deadlines(
                     due_on=task.due_on,
                     due_provisional=task.due_provisional,
                     status=task.status.value,
+                    kind=task.kind.value,
+                    opinion_event_id=task.opinion_event_id,
+                    due_at=task.due_at,
                 ),
             )
     await session.flush()
@@ -703,6 +1002,9 @@ async def publish(
     )
     org = await session.get(Organization, task.organization_id)
     differences = (task.differences or {}).get("summary", []) if task.differences else []
+    supplementary = task.kind is TaskKind.supplementary
+    # On time: a regular interpretation by its due date (三同步); a supplementary one by its hour (61号).
+    on_time = now <= task.due_at if supplementary and task.due_at else task.interpretation_published_on <= task.due_on
     await emit(
         session,
         event_tables,
@@ -716,7 +1018,7 @@ async def publish(
             organization_id=task.organization_id,
             organization_name=org.name if org else None,
             head_name=task.head_name,
-            title=task.title or f"《{task.policy_title}》政策解读",
+            title=task.title or f"《{task.policy_title}》{TASK_KIND_LABELS[task.kind]}",
             text=task.text,
             forms=[
                 InterpretationFormV1(form_label=FORM_LABELS[InterpretationForm(f["form"])], **f) for f in task.forms
@@ -724,9 +1026,11 @@ async def publish(
             qa_pairs=[QAPairV1(**q) for q in task.qa_pairs],
             published_on=task.interpretation_published_on,
             due_on=task.due_on,
-            on_time=task.interpretation_published_on <= task.due_on,
+            on_time=on_time,
             quality_score=report.score,
             differences=list(differences),
+            kind=task.kind.value,
+            opinion_event_id=task.opinion_event_id,
         ),
     )
     await session.flush()
@@ -762,7 +1066,12 @@ async def figures(
     organization_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """Per department, for policies published in [start, end]: interpretation rate, on-time rate,
-    share of published interpretations with a non-text form, average quality score (domain.md §4)."""
+    share of published interpretations with a non-text form, average quality score (domain.md §4).
+
+    Only regular tasks count there: a policy is interpreted when its regular interpretation is published, so
+    a supplementary one (补充解读) never counts a policy twice. Supplementary tasks have their own figures, for
+    the opinion events that escalated in [start, end] (China time): opened, published, published by their
+    deadline (hours, 国办发〔2016〕61号)."""
     if end < start:
         raise ValidationFailed.for_field("query.end", "结束日期不能早于开始日期", "date_order")
     system_reader = Role.system in principal.roles and not principal.has_any(Role.staff, Role.reviewer, Role.office)
@@ -782,23 +1091,43 @@ async def figures(
             func.count().filter(published, t.non_text_forms > 0).label("non_text"),
             func.avg(case((published, t.quality_score))).label("quality"),
         )
-        .where(t.policy_item_id.is_not(None), t.published_on >= start, t.published_on <= end)
+        .where(
+            t.kind == TaskKind.regular,
+            t.policy_item_id.is_not(None),
+            t.published_on >= start,
+            t.published_on <= end,
+        )
         .group_by(t.organization_id)
         .order_by(t.organization_id)
     )
+    escalated_on = func.date(func.timezone(literal_column("'Asia/Shanghai'"), t.escalated_at))
+    supplementary_stmt = (
+        select(
+            t.organization_id,
+            func.count().label("opened"),
+            func.count().filter(published).label("published"),
+            func.count().filter(published, t.published_at <= t.due_at).label("on_time"),
+        )
+        .where(t.kind == TaskKind.supplementary, escalated_on >= start, escalated_on <= end)
+        .group_by(t.organization_id)
+        .order_by(t.organization_id)
+    )
+    scope = None
     if organization_id is not None:
         principal.require_department(organization_id)
-        stmt = stmt.where(t.organization_id == organization_id)
+        scope = organization_id
     elif not every_department:
         if principal.department_id is None:
             raise Forbidden("只能查看本部门的数据")
-        stmt = stmt.where(t.organization_id == principal.department_id)
+        scope = principal.department_id
+    if scope is not None:
+        stmt = stmt.where(t.organization_id == scope)
+        supplementary_stmt = supplementary_stmt.where(t.organization_id == scope)
     rows = (await session.execute(stmt)).all()
+    supplementary_rows = (await session.execute(supplementary_stmt)).all()
+    org_ids = {r.organization_id for r in rows} | {r.organization_id for r in supplementary_rows}
     names = {
-        o.id: o.name
-        for o in (
-            await session.scalars(select(Organization).where(Organization.id.in_([r.organization_id for r in rows])))
-        ).all()
+        o.id: o.name for o in (await session.scalars(select(Organization).where(Organization.id.in_(org_ids)))).all()
     }
 
     def row(
@@ -843,4 +1172,30 @@ async def figures(
         for i, v in enumerate((r.policies, r.interpreted, r.on_time, r.non_text, q_sum, q_n)):
             totals[i] += v
     total = row(None, "合计", *totals) if rows else None  # type: ignore[arg-type]
-    return {"start": start, "end": end, "rows": out, "total": total}
+
+    def supplementary_row(org_id: uuid.UUID | None, name: str | None, opened: int, done: int, on_time: int) -> dict:
+        return {
+            "organization_id": org_id,
+            "organization_name": name,
+            "opened": opened,
+            "published": done,
+            "on_time": on_time,
+            "on_time_rate": _ratio(on_time, opened),
+        }
+
+    supplementary = [
+        supplementary_row(r.organization_id, names.get(r.organization_id), r.opened, r.published, r.on_time)
+        for r in supplementary_rows
+    ]
+    supplementary_total = (
+        supplementary_row(None, "合计", *(sum(r[k] for r in supplementary) for k in ("opened", "published", "on_time")))
+        if supplementary
+        else None
+    )
+    return {
+        "start": start,
+        "end": end,
+        "rows": out,
+        "total": total,
+        "supplementary": {"rows": supplementary, "total": supplementary_total},
+    }

@@ -14,6 +14,19 @@ class InterpretationSettings(ServiceSettings):
     due_soon_working_days: int = Field(default=1, ge=0, le=30)
     #: How often the worker sweeps for due-soon and overdue tasks.
     deadline_sweep_seconds: float = Field(default=300.0, gt=0)
+    #: Supplementary interpretation (补充解读) of a policy the public misreads (sentiment.event.escalated): due
+    #: hours, not working days, after the escalation. Public-opinion response rules (domain.md §5,
+    #: 国办发〔2016〕61号): a response within 48 hours; 重大/特别重大 (risk level ≥ ``supplementary_major_level``):
+    #: a press conference within 24 hours (61号, 80号).
+    supplementary_hours: float = Field(default=48.0, gt=0, le=24 * 30)
+    supplementary_major_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    #: Risk level from which the shorter deadline applies (0 一般, 1 较大, 2 重大, 3 特别重大).
+    supplementary_major_level: int = Field(default=2, ge=0, le=3)
+    #: Risk level from which an opinion event about a policy opens a supplementary task. An escalated event is
+    #: at least 较大 (1); an event detected already at this level opens one too (it never escalates to it).
+    supplementary_min_level: int = Field(default=1, ge=0, le=3)
+    #: ``interpretation.task.due_soon`` for a supplementary task this many hours before its deadline.
+    supplementary_due_soon_hours: float = Field(default=6.0, ge=0)
     #: Below this quality score, publication needs a reviewer's override with a reason.
     quality_min_score: int = Field(default=60, ge=0, le=100)
     #: Optional drafting backend: an OpenAI-compatible chat completions API (off when empty).

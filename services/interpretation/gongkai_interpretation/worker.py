@@ -33,6 +33,19 @@ def handlers(settings: InterpretationSettings) -> list[Handler]:
             subject="catalog.organization.updated",
             handle=service.on_organization,
         ),
+        # A public-opinion event about a policy: its supplementary interpretation (补充解读, issue 5 point 6).
+        Handler(
+            name="interpretation-opinion-escalated",
+            subject="sentiment.event.escalated",
+            handle=functools.partial(service.on_opinion_event, settings=settings),
+        ),
+        # An event detected already at the level (a staff flag such as 重大政策误读误解 before detection, or a first
+        # batch that is already hot) is never "escalated" to it: it opens the task the same way.
+        Handler(
+            name="interpretation-opinion-detected",
+            subject="sentiment.event.detected",
+            handle=functools.partial(service.on_opinion_event, settings=settings),
+        ),
         calendar_updated_handler(
             name="interpretation-calendar-updated", table=calendar_table, recompute=service.recompute_due_dates
         ),
@@ -41,7 +54,11 @@ def handlers(settings: InterpretationSettings) -> list[Handler]:
 
 def sweeps(settings: InterpretationSettings) -> list[Sweep]:
     async def deadlines(session: AsyncSession) -> None:
-        await service.sweep_deadlines(session, due_soon_working_days=settings.due_soon_working_days)
+        await service.sweep_deadlines(
+            session,
+            due_soon_working_days=settings.due_soon_working_days,
+            due_soon_hours=settings.supplementary_due_soon_hours,
+        )
 
     return [Sweep(name="interpretation-deadlines", every_seconds=settings.deadline_sweep_seconds, run=deadlines)]
 

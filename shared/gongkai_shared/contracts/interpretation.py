@@ -2,7 +2,8 @@
 
 | subject (type ``….v1``)                    | when                                                          |
 |--------------------------------------------|---------------------------------------------------------------|
-| interpretation.task.created                | an interpretation is due for a published policy (三同步)        |
+| interpretation.task.created                | an interpretation is due for a published policy (三同步), or a  |
+|                                            | supplementary one (补充解读) for an opinion event about it      |
 | interpretation.task.due_soon               | its due date is near and it is not published (once per task)  |
 | interpretation.task.overdue                | its due date passed unpublished (once per task)               |
 | interpretation.interpretation.published    | published: the catalog publishes a linked 政策解读 (双向关联)    |
@@ -46,6 +47,14 @@ class TaskCreatedV1(BaseModel):
     # Added with issue 5 (optional, so v1 consumers stay compatible).
     head_name: str | None = Field(default=None, description="第一解读人（部门主要负责人）")
     registered_early: bool = Field(default=False, description="政策发布前已登记解读（三同步）")
+    # Added for supplementary interpretations (optional, so v1 consumers stay compatible).
+    kind: str = Field(default="regular", description="任务类型：regular 政策解读 / supplementary 补充解读")
+    kind_label: str = Field(default="政策解读", description="任务类型（中文）：政策解读/补充解读")
+    opinion_event_id: uuid.UUID | None = Field(default=None, description="引起补充解读的舆情事件")
+    opinion_event_title: str | None = Field(default=None, description="舆情事件标题")
+    due_at: dt.datetime | None = Field(
+        default=None, description="补充解读的截止时间（按小时计，国办发〔2016〕61号）；常规解读为空"
+    )
 
 
 class TaskDeadlineV1(BaseModel):
@@ -59,6 +68,10 @@ class TaskDeadlineV1(BaseModel):
     due_on: dt.date = Field(description="解读应发布日期")
     due_provisional: bool = Field(description="截止日期为临时日期")
     status: str = Field(description="当前状态：assigned/drafting/review")
+    # Added for supplementary interpretations (optional, so v1 consumers stay compatible).
+    kind: str = Field(default="regular", description="任务类型：regular 政策解读 / supplementary 补充解读")
+    opinion_event_id: uuid.UUID | None = Field(default=None, description="引起补充解读的舆情事件")
+    due_at: dt.datetime | None = Field(default=None, description="补充解读的截止时间（按小时计）")
 
 
 class InterpretationFormV1(BaseModel):
@@ -96,3 +109,7 @@ class InterpretationPublishedV1(BaseModel):
     on_time: bool = Field(description="是否按时解读（三同步）")
     quality_score: int | None = Field(default=None, description="质量评分（0-100）")
     differences: list[str] = Field(default_factory=list, description="新旧政策差异（逐条）")
+    # Added for supplementary interpretations (optional, so v1 consumers stay compatible): a policy may have
+    # one regular interpretation and several supplementary ones, each its own interpretation_id.
+    kind: str = Field(default="regular", description="解读类型：regular 政策解读 / supplementary 补充解读")
+    opinion_event_id: uuid.UUID | None = Field(default=None, description="补充解读所回应的舆情事件")
