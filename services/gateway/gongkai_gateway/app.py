@@ -15,7 +15,7 @@ from gongkai_gateway.edge_endpoints import api_keys_router, webhooks_router
 from gongkai_gateway.endpoints import auth_router, calendar_router, users_router
 from gongkai_gateway.health import health_router
 from gongkai_gateway.metrics import Metrics, MetricsMiddleware, metrics_router
-from gongkai_gateway.openapi import UpstreamDocs, docs_router, remove_fastapi_docs
+from gongkai_gateway.openapi import UpstreamDocs, docs_router, remove_fastapi_docs, warn_if_docs_need_a_cdn
 from gongkai_gateway.passwords import warm_up
 from gongkai_gateway.proxy import ProxyMiddleware, Upstreams, proxy_router
 from gongkai_gateway.ratelimit import RateLimiter, SignInThrottle
@@ -26,6 +26,7 @@ log = structlog.get_logger("gongkai.gateway")
 
 async def _startup(app: FastAPI) -> None:
     settings: GatewaySettings = app.state.settings
+    warn_if_docs_need_a_cdn()
     await warm_up()
     if not (settings.admin_username and settings.admin_password):
         return

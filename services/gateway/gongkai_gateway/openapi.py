@@ -4,21 +4,30 @@ The gateway's own routes plus every upstream's ``/openapi.json`` (fetched when a
 ``openapi_cache_seconds``): paths under ``/api/v1/<service>``, operation ids ``<service>_…``,
 components ``<Service>_<Name>`` with every ``$ref`` rewritten. An upstream that cannot be fetched
 is named in ``info.x-unavailable-services``; the document is served all the same.
+
+``/docs`` (Swagger UI) loads its script, stylesheet and icon from the gateway itself
+(``/docs/assets/…``), never from a CDN: an office's intranet reaches no CDN. The files come from
+the ``fastapi-offline`` package (Swagger UI 5, which reads OpenAPI 3.1); without it installed the
+page falls back to FastAPI's CDN addresses and the gateway says so in its log at start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import functools
+import importlib.metadata
+import importlib.util
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from gongkai_shared.errors import (
     PROBLEM_JSON,
     Forbidden,
@@ -36,7 +45,7 @@ from gongkai_shared.errors import (
 from gongkai_gateway.proxy import Upstreams
 from gongkai_gateway.settings import UPSTREAMS
 
-__all__ = ["OAUTH2_SCHEME", "UpstreamDocs", "docs_router", "merge_openapi", "prefix_document"]
+__all__ = ["OAUTH2_SCHEME", "UpstreamDocs", "docs_assets", "docs_router", "merge_openapi", "prefix_document"]
 
 log = structlog.get_logger("gongkai.openapi")
 
@@ -45,6 +54,15 @@ TOKEN_URL = "/api/v1/auth/token"
 OPENAPI_URL = "/openapi.json"
 DOCS_URL = "/docs"
 OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+DOCS_ASSETS_URL = "/docs/assets"
+#: The files /docs needs, and their media types (served from the gateway, see the module's docstring).
+DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "favicon.png": "image/png",
+}
+#: The package that ships them (MIT; Swagger UI 5 and ReDoc as published on npm).
+DOCS_ASSETS_PACKAGE = "fastapi_offline"
 #: FastAPI's own documentation routes, replaced by the merged ones.
 FASTAPI_DOC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
@@ -267,6 +285,31 @@ def remove_fastapi_docs(app: FastAPI) -> None:
     app.swagger_ui_oauth2_redirect_url = None
 
 
+@functools.cache
+def docs_assets() -> tuple[Path, str] | None:
+    """Where the Swagger UI files are on this machine, and a version for their URLs; None: not installed."""
+    spec = importlib.util.find_spec(DOCS_ASSETS_PACKAGE)
+    if spec is None or spec.origin is None:
+        return None
+    static = Path(spec.origin).parent / "static"
+    if not all((static / name).is_file() for name in DOCS_ASSETS):
+        return None
+    try:
+        version = importlib.metadata.version(DOCS_ASSETS_PACKAGE.replace("_", "-"))
+    except importlib.metadata.PackageNotFoundError:
+        version = "0"
+    return static, version
+
+
+def warn_if_docs_need_a_cdn() -> None:
+    if docs_assets() is None:
+        log.warning(
+            "docs_assets_missing",
+            detail=f"{DOCS_ASSETS_PACKAGE} is not installed: /docs loads Swagger UI from cdn.jsdelivr.net, "
+            "which a network without Internet access cannot reach",
+        )
+
+
 docs_router = APIRouter()
 
 
@@ -278,11 +321,34 @@ async def openapi_document(request: Request) -> JSONResponse:
 
 @docs_router.get(DOCS_URL, include_in_schema=False)
 async def swagger_ui(request: Request) -> HTMLResponse:
+    assets: dict[str, str] = {}
+    if (found := docs_assets()) is not None:
+        # The version in the URL: a browser's cached copy is dropped when the package is upgraded.
+        url = f"{DOCS_ASSETS_URL}/{{}}?v={found[1]}".format
+        assets = {
+            "swagger_js_url": url("swagger-ui-bundle.js"),
+            "swagger_css_url": url("swagger-ui.css"),
+            "swagger_favicon_url": url("favicon.png"),
+        }
     return get_swagger_ui_html(
         openapi_url=OPENAPI_URL,
         title=f"{request.app.title} - Swagger UI",
         oauth2_redirect_url=OAUTH2_REDIRECT_URL,
-        swagger_ui_parameters={"persistAuthorization": True},
+        # Operation ids shown next to each operation: the names client code generated from the
+        # document uses (issue 7 point 6: readable operation ids).
+        swagger_ui_parameters={"persistAuthorization": True, "displayOperationId": True},
+        **assets,
+    )
+
+
+@docs_router.get(f"{DOCS_ASSETS_URL}/{{name}}", include_in_schema=False)
+async def swagger_ui_asset(name: str) -> FileResponse:
+    found = docs_assets()
+    if found is None or name not in DOCS_ASSETS:
+        raise NotFound("没有这个文档页面资源", code="not_found")
+    # A day in caches; the URL carries the package version, so an upgrade is fetched anew.
+    return FileResponse(
+        found[0] / name, media_type=DOCS_ASSETS[name], headers={"Cache-Control": "public, max-age=86400"}
     )
 
 
