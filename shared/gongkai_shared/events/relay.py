@@ -5,8 +5,9 @@ Guarantees (architecture.md, "Publishing"):
   mark leaves it unmarked and it is published again;
 - no duplicate effect: every publish carries ``Nats-Msg-Id`` = event id, so JetStream drops the
   second copy inside the stream's duplicate window, and every consumer's inbox drops it after that;
-- order: one relay per database publishes at a time (a transaction-scoped advisory lock), rows in
-  ``seq`` order, and only the acknowledged prefix of a batch is marked;
+- order: one relay per database publishes at a time (a session-level advisory lock held on the
+  relay's own connection), rows in ``seq`` order, and only the acknowledged prefix of a batch is
+  marked;
 - latency: the relay sleeps on PostgreSQL LISTEN, woken by the outbox's insert trigger, with a
   polling fallback (``relay_poll_seconds``) for a lost notification or a lost listener.
 """
@@ -76,13 +77,26 @@ class OutboxRelay:
         self._con: asyncpg.Connection | None = None
         self._running = False
         name = tables.outbox.name
-        self._sql_select = (
-            "WITH relay_lock AS (SELECT pg_try_advisory_xact_lock($1) AS ok) "
-            f"SELECT seq, id, subject, envelope::text FROM {name} JOIN relay_lock ON relay_lock.ok "
-            "WHERE published_at IS NULL ORDER BY seq LIMIT $2"
+        # Only the holder of this session-level advisory lock publishes (one relay per database, so
+        # order per producer holds with several worker replicas). It is held for as long as the
+        # relay's own connection lives: no BEGIN/COMMIT round trips per drain, and a relay that dies
+        # or loses its connection frees it for a standby at once.
+        self._sql_lock = "SELECT pg_try_advisory_lock($1)"
+        # One round trip marks the rows the previous drain published and reads the next batch (the
+        # UPDATE in the WITH runs whatever the SELECT reads; the SELECT sees the snapshot before it,
+        # so it leaves out the rows just marked by their seq).
+        self._sql_mark_and_select = (
+            f"WITH marked AS (UPDATE {name} SET published_at = now() WHERE seq = ANY($1::bigint[])) "
+            f"SELECT seq, id, subject, envelope::text FROM {name} "
+            "WHERE published_at IS NULL AND seq <> ALL($1::bigint[]) ORDER BY seq LIMIT $2"
         )
         self._sql_mark = f"UPDATE {name} SET published_at = now() WHERE seq = ANY($1::bigint[])"
         self._sql_failed = f"UPDATE {name} SET attempts = attempts + 1, last_error = $2 WHERE seq = $1"
+        #: Rows JetStream acknowledged that are not marked yet: the next drain marks them in the
+        #: statement that reads its batch (a crash before that publishes them again; the stream's
+        #: duplicate window and every inbox drop the copy).
+        self._unmarked: list[int] = []
+        self._locked = False
         self._ack_inbox = ""
         self._round = 0
         self._waiting: tuple[int, list[asyncio.Future[str | None]]] | None = None
@@ -90,6 +104,13 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set."""
         listener = asyncio.create_task(self._listen(stop), name=f"{self.service}-outbox-listen")
+
+        async def wake_on_stop() -> None:
+            await stop.wait()
+            self._wake.set()
+
+        # ``stop`` also wakes the relay, so that each idle wait is one wait on one event.
+        stopper = asyncio.create_task(wake_on_stop(), name=f"{self.service}-outbox-stop")
         failures = 0
         self._running = True
         try:
@@ -106,10 +127,12 @@ class OutboxRelay:
                     published = 0
                     await _sleep_or_stop(stop, min(0.2 * 2**failures, 5.0))
                     continue
-                if published >= self.batch_size:
-                    continue  # more is waiting
-                await _wait_any(stop, self._wake, timeout=self.poll_seconds)
+                if published >= self.batch_size or self._unmarked:
+                    continue  # more is waiting, or the last batch is still to be marked
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
         finally:
+            stopper.cancel()
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await listener
@@ -120,66 +143,100 @@ class OutboxRelay:
             self._running = False
             if self._con is not None:
                 with contextlib.suppress(Exception):
+                    if self._unmarked and not self._con.is_closed():
+                        await self._con.execute(self._sql_mark, self._unmarked)
                     await self._con.close(timeout=2)
                 self._con = None
+                self._locked = False
+                self._unmarked = []
 
     async def drain_once(self) -> int:
-        """Publish one batch of unpublished rows; return how many were published and marked."""
+        """Publish one batch of unpublished rows; return how many JetStream acknowledged.
+
+        In a running relay (``run``) the acknowledged rows are marked by the next drain's read; a
+        one-off call (tests, tools) marks them before it returns and keeps no connection."""
         if self._running:
             if self._con is None or self._con.is_closed():
-                self._con = await asyncpg.connect(self._dsn)
+                self._con, self._locked, self._unmarked = await self._connect(), False, []
             try:
                 return await self._drain(self._con)
             except Exception:
                 if self._con is not None and self._con.is_closed():
-                    self._con = None
+                    self._con, self._locked, self._unmarked = None, False, []
                 raise
-        con = await asyncpg.connect(self._dsn)  # a one-off call (tests, tools): no connection kept
+        con = await self._connect()  # a one-off call: no connection kept
+        self._locked, self._unmarked = False, []
         try:
-            return await self._drain(con)
+            n = await self._drain(con)
+            if self._unmarked:
+                await con.execute(self._sql_mark, self._unmarked)
+            return n
         finally:
+            self._locked, self._unmarked = False, []
             await con.close()
+
+    async def _connect(self) -> asyncpg.Connection:
+        # The relay writes only marks, and a mark lost in a crash costs a second publish that the
+        # stream's duplicate window and every inbox drop: its commits need not wait for the WAL
+        # flush (synchronous_commit off affects this connection only; the events themselves were
+        # committed durably by the service's own transaction).
+        return await asyncpg.connect(
+            self._dsn, server_settings={"synchronous_commit": "off", "application_name": f"{self.service}-relay"}
+        )
 
     async def _drain(self, con: asyncpg.Connection) -> int:
         # The relay talks to PostgreSQL through asyncpg directly, on one connection of its own with
         # prepared statements: measured in bench/events.py, the ORM layer's per-statement overhead
-        # was most of a small drain's time, and the relay's latency is the pipeline's latency.
-        async with con.transaction():
-            # One round trip takes the lock and reads the batch: no rows means another relay
-            # replica holds this database's outbox (or there is nothing to publish). The envelope
-            # is read as text and sent as it is (decoding the JSONB and encoding it again cost
-            # about a fifth of the relay's CPU).
-            rows = [OutboxRow(*r) for r in await con.fetch(self._sql_select, self._lock_key, self.batch_size)]
-            if not rows:
-                return 0
-            # A row the server can never take (over its max payload) is known before sending:
-            # send only the rows before it, so nothing overtakes it in the stream.
-            nc = self.js._nc
-            limit = nc.max_payload if nc.is_connected else 0
-            bodies: list[bytes] = []
-            for row in rows:
-                body = row.body.encode()
-                if limit and len(body) > limit:
-                    break
-                bodies.append(body)
-            results = await self._publish_batch(rows[: len(bodies)], bodies)
-            if len(bodies) < len(rows) and all(r is None for r in results):
-                size = len(rows[len(bodies)].body.encode())
-                results.append(f"MaxPayloadError: event of {size} bytes exceeds {limit}")
-            acked: list[int] = []
-            error: str | None = None
-            for row, failure in zip(rows, results, strict=False):
-                if failure is not None:
-                    error = failure
-                    await con.execute(self._sql_failed, row.seq, error[:500])
-                    break  # keep order: only the acknowledged prefix is marked
-                acked.append(row.seq)
-            if self.after_publish is not None:
-                await self.after_publish(rows)
+        # was most of a small drain's time, and the relay's latency is the pipeline's latency. A
+        # drain at steady load is one statement (mark the last batch, read this one) and one
+        # pipelined round of publishes.
+        if not self._locked:
+            self._locked = bool(await con.fetchval(self._sql_lock, self._lock_key))
+            if not self._locked:
+                return 0  # another relay replica publishes this database's outbox
+        # The envelope is read as text and sent as it is (decoding the JSONB and encoding it again
+        # cost about a fifth of the relay's CPU).
+        marking, self._unmarked = self._unmarked, []
+        try:
+            fetched = await con.fetch(self._sql_mark_and_select, marking, self.batch_size)
+        except Exception:
+            self._unmarked = marking  # not marked: try again (or publish again after a crash)
+            raise
+        rows = [OutboxRow(*r) for r in fetched]
+        if not rows:
+            return 0
+        # A row the server can never take (over its max payload) is known before sending: send only
+        # the rows before it, so nothing overtakes it in the stream.
+        nc = self.js._nc
+        limit = nc.max_payload if nc.is_connected else 0
+        bodies: list[bytes] = []
+        for row in rows:
+            body = row.body.encode()
+            if limit and len(body) > limit:
+                break
+            bodies.append(body)
+        results = await self._publish_batch(rows[: len(bodies)], bodies)
+        if len(bodies) < len(rows) and all(r is None for r in results):
+            size = len(rows[len(bodies)].body.encode())
+            results.append(f"MaxPayloadError: event of {size} bytes exceeds {limit}")
+        acked: list[int] = []
+        error: str | None = None
+        failed_seq = 0
+        for row, failure in zip(rows, results, strict=False):
+            if failure is not None:
+                error, failed_seq = failure, row.seq
+                break  # keep order: only the acknowledged prefix is marked
+            acked.append(row.seq)
+        if self.after_publish is not None:
+            await self.after_publish(rows)
+        if error is not None:
+            # The unhappy path marks at once and records why the next row failed.
             if acked:
                 await con.execute(self._sql_mark, acked)
-        if error is not None:
+            await con.execute(self._sql_failed, failed_seq, error[:500])
             log.warning("relay_publish_incomplete", published=len(acked), batch=len(rows), error=error[:300])
+        else:
+            self._unmarked = acked
         return len(acked)
 
     async def _publish_batch(self, rows: Sequence[Any], bodies: Sequence[bytes]) -> list[str | None]:
