@@ -13,6 +13,7 @@ from gongkai_gateway import service
 from gongkai_gateway.asyncapi import asyncapi_router
 from gongkai_gateway.edge_endpoints import api_keys_router, webhooks_router
 from gongkai_gateway.endpoints import auth_router, calendar_router, users_router
+from gongkai_gateway.forwarded import ForwardedHeadersMiddleware, TrustedProxies
 from gongkai_gateway.health import health_router
 from gongkai_gateway.metrics import Metrics, MetricsMiddleware, metrics_router
 from gongkai_gateway.openapi import UpstreamDocs, docs_router, remove_fastapi_docs, warn_if_docs_need_a_cdn
@@ -65,7 +66,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     remove_fastapi_docs(app)
     app.state.token_signer = TokenSigner(settings.jwt_secret.get_secret_value(), audience=settings.token_audience)
     app.state.metrics = Metrics()
-    # Outermost first: CORS answers preflights before anything else; metrics time everything else.
+    # Outermost first (after the forwarding headers, below): CORS answers preflights before anything
+    # else; metrics time everything else.
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     if settings.cors_origins:
         app.add_middleware(
@@ -77,6 +79,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After", "Location"],
             max_age=600,
         )
+    # Outermost: whose X-Forwarded-* are believed is settled before anything reads the address.
+    app.add_middleware(ForwardedHeadersMiddleware, trusted=TrustedProxies(settings.trusted_proxies))
     # Innermost of the middleware (inside request ids, metrics and CORS), in front of the router.
     app.user_middleware.append(Middleware(ProxyMiddleware))
     inner = app.router.lifespan_context

@@ -46,8 +46,8 @@ calendar_router = APIRouter(prefix="/api/v1/calendar", tags=["工作日历"])
 
 
 def client_address(request: Request) -> str:
-    """The caller's address as this process sees it (uvicorn's proxy_headers applies X-Forwarded-For
-    from trusted proxies only, so a client cannot pick its own)."""
+    """The caller's address: the peer's, or whom a trusted proxy forwarded for (forwarded.py,
+    ``GK_GATEWAY_TRUSTED_PROXIES``), so a client cannot pick its own."""
     return request.client.host if request.client else "unknown"
 
 

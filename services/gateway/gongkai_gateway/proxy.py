@@ -247,7 +247,8 @@ def _request_headers(scope: Scope, authorization: str | None) -> tuple[list[tupl
         drop = drop | {"authorization"}
     length = 0
     chunked = False
-    host = prior = None
+    host = None
+    prior: list[str] = []
     headers: list[tuple[str, str]] = []
     for k, v in raw:
         name = k.decode("latin-1")
@@ -258,14 +259,17 @@ def _request_headers(scope: Scope, authorization: str | None) -> tuple[list[tupl
         elif name == "host":
             host = v.decode("latin-1")
         elif name == "x-forwarded-for":
-            prior = v.decode("latin-1")
+            prior.append(v.decode("latin-1").strip())
         if name not in drop:
             headers.append((name, v.decode("latin-1")))
     has_body = chunked or length > 0
     if not has_body:
         headers = [(k, v) for k, v in headers if k != "content-length"]
+    # The chain the gateway believes (its trusted proxies'; forwarded.py drops anyone else's) plus
+    # the peer it was called from: each hop appends the address it was called from.
     client = scope.get("client")
-    forwarded_for = ", ".join(x for x in (prior, client[0] if client else None) if x)
+    peer = scope["gk_peer"] if "gk_peer" in scope else (client[0] if client else None)
+    forwarded_for = ", ".join(x for x in (*prior, peer) if x)
     if forwarded_for:
         headers.append(("X-Forwarded-For", forwarded_for))
     headers.append(("X-Forwarded-Proto", scope.get("scheme", "http")))
@@ -410,6 +414,7 @@ async def _proxy(state: Any, upstreams: Upstreams, scope: Scope, receive: Receiv
     limiter: RateLimiter = state.rate_limiter
     route_class = limiter.classify(method, scope["path"])
     scope["gk_route_class"] = route_class or f"proxy:{service}"
+    # The caller: the peer, or whom a trusted proxy forwarded for (forwarded.py).
     client = scope.get("client")
     address = client[0] if client else "unknown"
     if route_class is not None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from gongkai_shared.settings import ServiceSettings
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+import ipaddress
+import json
+from typing import Annotated, Any
 
-__all__ = ["DEFAULT_RATE_LIMITS", "UPSTREAMS", "GatewaySettings", "RateLimitRule"]
+from gongkai_shared.settings import ServiceSettings
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+__all__ = ["DEFAULT_RATE_LIMITS", "DEFAULT_TRUSTED_PROXIES", "UPSTREAMS", "GatewaySettings", "RateLimitRule"]
 
 #: The services behind ``/api/v1/<service>/…``, in the order the merged OpenAPI lists them.
 UPSTREAMS = ("catalog", "requests", "interpretation", "sentiment")
@@ -41,6 +45,10 @@ DEFAULT_RATE_LIMITS: dict[str, RateLimitRule] = {
         methods=["POST"], path=r"/api/v1/catalog/consultations/[^/]+/comments", limit=10, window_seconds=600
     ),
 }
+
+
+#: Proxies believed by default: a reverse proxy on the gateway's own host (forwarded.py).
+DEFAULT_TRUSTED_PROXIES = ("127.0.0.0/8", "::1/128")
 
 
 class GatewaySettings(ServiceSettings):
@@ -79,6 +87,13 @@ class GatewaySettings(ServiceSettings):
     sign_in_free_failures_per_address: int = Field(default=20, ge=1)
     #: Public route classes and their limits (JSON in ``GK_GATEWAY_RATE_LIMITS``); empty disables.
     rate_limits: dict[str, RateLimitRule] = Field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    #: Peers whose X-Forwarded-For/-Host/-Proto are believed (a reverse proxy in front of the
+    #: gateway), as addresses or CIDR networks, comma-separated (or a JSON list) in
+    #: ``GK_GATEWAY_TRUSTED_PROXIES``; empty: nobody's. From any other peer those headers are dropped
+    #: and its own address counts for rate limits (forwarded.py). Default: loopback only.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=lambda: [ipaddress.ip_network(n) for n in DEFAULT_TRUSTED_PROXIES]
+    )
     #: Origins a browser may call the API from (CORS); empty: no CORS headers at all.
     cors_origins: list[str] = Field(default_factory=list)
     # Webhooks: retries 1 min doubling up to 2 h, given up after a day; a subscription whose every
@@ -97,6 +112,14 @@ class GatewaySettings(ServiceSettings):
     webhook_log_retention_days: int = Field(default=30, ge=1)
     admin_username: str | None = Field(default=None, validation_alias="GK_ADMIN_USERNAME")
     admin_password: SecretStr | None = Field(default=None, validation_alias="GK_ADMIN_PASSWORD")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            return json.loads(value) if value.startswith("[") else [p.strip() for p in value.split(",") if p.strip()]
+        return value
 
     def upstream_urls(self) -> dict[str, str]:
         """Base URL of every upstream, without a trailing slash."""
