@@ -57,6 +57,7 @@ _SCHEMES = frozenset({"http", "https"})
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
 
+@functools.lru_cache(maxsize=4096)  # parsing an address costs microseconds; callers repeat
 def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An address as written in X-Forwarded-For (``1.2.3.4``, ``1.2.3.4:5678``, ``[::1]:5678``, ``::1``)."""
     value = value.strip()
