@@ -27,18 +27,28 @@ relevance or date order, keyset pagination for both orders, and a
 snippet with the query's terms marked, cut from the original text (not from the segmented one), so it
 shows the characters as published.
 
-Relevance (a documented approximation, chosen by measurement: bench/README.md): ``ts_rank`` with the
-weights over ``head``, i.e. how well the title, 文号, 主题词 and 内容概述 match, then the date (newest
-first), then the id. Every match is still found and counted; matches only in the body rank 0 and follow
-the others by date. Ranking the whole document (``ts_rank_cd`` over ``tsv``) cost ~12.5 µs per match, the
-larger part of a search with ~20k matches; ``head`` holds ~15 lexemes instead of ~85.
+Two paths give the same answer (docs/decisions.md): the embedded tantivy index
+(:mod:`gongkai_catalog.search_index`), used only when it has applied exactly the changes PostgreSQL
+shows, and PostgreSQL itself (``item_search``), which answers otherwise. The page's rows and snippets
+always come from PostgreSQL.
+
+Relevance (a documented approximation, chosen so that both paths order alike and cheaply): three
+tiers, then the date (newest first), then the id. Tier 2: every term of the query is in the title,
+文号 or 主题词 (weight A of ``head``); tier 1: every term is in those or in 内容概述 (A or B); tier 0:
+the others, i.e. some term only in the body or an attachment. Every match is still found and counted.
+In PostgreSQL the tier is two ``@@`` tests on ``head`` (~15 lexemes, inline); in tantivy three
+conjunctions ordered by a fast field. Before the index (migration 0008) relevance was ``ts_rank``
+over ``head``, which also weighed the terms' distance; a rank that depends on the corpus (BM25) or on
+positions could not be computed alike by both paths, nor carried in a cursor from one to the other.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 import re
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
@@ -46,6 +56,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import structlog
 from gongkai_shared.auth import Principal, Role
 from gongkai_shared.errors import ValidationFailed
 from gongkai_shared.pagination import decode_cursor, encode_cursor
@@ -69,6 +80,10 @@ from sqlalchemy.dialects.postgresql import TSVECTOR, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gongkai_catalog.models import Attachment, Base, Item
+from gongkai_catalog.search_index import IndexQuery, SearchIndexReader
+from gongkai_catalog.search_index import execute as execute_index_query
+
+log = structlog.get_logger("gongkai.catalog.search")
 
 __all__ = [
     "FACETS",
@@ -85,8 +100,6 @@ __all__ = [
     "unindex_item",
 ]
 
-#: ``ts_rank`` weights for D, C, B, A: summary 0.4, title/文号/keywords 1.0 (the defaults; ``head`` has no C).
-RANK_WEIGHTS = "{0.1,0.2,0.4,1.0}"
 #: PostgreSQL's limits for a tsvector: positions 1..16383, at most 256 positions kept per lexeme.
 MAX_POSITION = 16383
 MAX_POSITIONS_PER_LEXEME = 256
@@ -187,6 +200,8 @@ class SearchResult:
     total: int
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     terms: list[str] = field(default_factory=list)
+    #: "index" (the tantivy index answered) or "database" (PostgreSQL did).
+    served_by: str = "database"
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,24 +357,62 @@ def query_terms(q: str) -> list[str]:
     return [t[1:-1].replace("''", "'") for t in tsq.split(" & ")]
 
 
-def _visibility(principal: Principal, params: dict[str, Any]) -> str:
+def _visibility_rule(principal: Principal) -> tuple[str, uuid.UUID | None]:
     """The public sees published items; staff also their department's others; office and admin all."""
     if principal.has_any(Role.office, Role.admin):
-        return "TRUE"
+        return ("all", None)
     if principal.department_id is not None and not principal.is_anonymous:
-        params["vis_department"] = principal.department_id
-        return "(s.status = 'published' OR s.organization_id = :vis_department)"
-    return "s.status = 'published'"
+        return ("published_or", principal.department_id)
+    return ("published", None)
 
 
 def _conditions(principal: Principal, filters: SearchFilters, params: dict[str, Any]) -> list[str]:
-    out = [_visibility(principal, params)]
+    mode, department = _visibility_rule(principal)
+    out = []
+    if mode == "published_or":
+        params["vis_department"] = department
+        out.append("(s.status = 'published' OR s.organization_id = :vis_department)")
+    elif mode == "published":
+        out.append("s.status = 'published'")
     for column in ("organization_id", "category_id", "kind", "year", "validity", "document_number"):
         value = getattr(filters, column)
         if value is not None:
             params[f"f_{column}"] = str(value) if column in ("kind", "validity") else value
             out.append(f"s.{column} = :f_{column}")
-    return out
+    return out or ["TRUE"]
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """A validated search: the question both paths (index, PostgreSQL) answer alike."""
+
+    principal: Principal
+    filters: SearchFilters
+    terms: list[str]
+    tsq: str | None
+    ranked: bool
+    limit: int
+    #: (tier, sort_on, item_id) after which the page starts; tier is None in date order.
+    cursor: tuple[int | None, dt.date, uuid.UUID] | None
+    facets: bool
+
+
+def _parse_cursor(cursor: str | None, ranked: bool) -> tuple[int | None, dt.date, uuid.UUID] | None:
+    if not cursor:
+        return None
+    values = decode_cursor(cursor)
+    if len(values) != (3 if ranked else 2):
+        raise ValidationFailed.for_field("query.cursor", "游标无效", "cursor_invalid")
+    try:
+        tier = None
+        if ranked:
+            key = float(values[0])
+            if not key.is_integer() or not 0 <= key <= 2:
+                raise ValueError
+            tier = int(key)
+        return tier, dt.date.fromisoformat(values[-2]), uuid.UUID(values[-1])
+    except (TypeError, ValueError):
+        raise ValidationFailed.for_field("query.cursor", "游标无效", "cursor_invalid") from None
 
 
 async def search(
@@ -372,57 +425,80 @@ async def search(
     limit: int = 20,
     cursor: str | None = None,
     facets: bool = True,
+    index: SearchIndexReader | None = None,
 ) -> SearchResult:
     """Search (``q``) or list (no ``q``) the items the principal may see.
 
     ``q`` of only stop words or punctuation is a 422 naming ``query.q``. Relevance order needs ``q``.
-    Facets and ``total`` count the whole matching set, not the page.
+    Facets and ``total`` count the whole matching set, not the page. ``index``: the tantivy index, used
+    when it is exactly as fresh as PostgreSQL (:func:`_search_index`); the answer is the same either way.
     """
-    params: dict[str, Any] = {}
-    conditions = _conditions(principal, filters, params)
     terms: list[str] = []
+    tsq = None
     if q is not None and q.strip():
         tsq = tsquery_text(q)
         if not tsq:
             raise ValidationFailed.for_field("query.q", "检索词只有标点或虚词，请换用实词检索", "query_empty")
         terms = query_terms(q)
-        params["tsq"] = tsq
-        conditions.append("s.tsv @@ tq.q")
     elif q is not None:
         raise ValidationFailed.for_field("query.q", "检索词不能为空", "query_empty")
     ranked = order is SearchOrder.relevance
     if ranked and not terms:
         raise ValidationFailed.for_field("query.order", "按相关度排序需要检索词", "order_needs_query")
+    ask = _Ask(principal, filters, terms, tsq, ranked, limit, _parse_cursor(cursor, ranked), facets)
+    if index is not None and (terms or INDEX_SERVES_LISTS):
+        result = await _search_index(session, index, ask)
+        if result is not None:
+            return result
+    return await _search_database(session, ask)
 
-    # Relevance: ts_rank over head (title, 文号, 主题词, 内容概述), then the date, then the id (module docstring).
-    # Date order: the date, then the id. The order's columns are the keyset's.
-    sort_expr = f"ts_rank('{RANK_WEIGHTS}'::float4[], s.head, tq.q)::float8" if ranked else "s.sort_on"
+
+#: Whether filtered lists without ``q`` are answered from the index too (bench/README.md decides).
+INDEX_SERVES_LISTS = True
+
+
+def _tier_sql() -> str:
+    # Relevance tiers (module docstring): every term in A (title, 文号, 主题词): 2; every term in head (A or
+    # B, 内容概述): 1; else 0. ``head`` holds the A and B parts with their weights; it is inline and small.
+    return "(CASE WHEN s.head @@ tq.qa THEN 2 WHEN s.head @@ tq.q THEN 1 ELSE 0 END)"
+
+
+async def _search_database(session: AsyncSession, ask: _Ask) -> SearchResult:
+    """The PostgreSQL path: ``item_search`` with its GIN and list indexes."""
+    params: dict[str, Any] = {}
+    conditions = _conditions(ask.principal, ask.filters, params)
+    ranked, terms = ask.ranked, ask.terms
+    if terms:
+        params["tsq"] = ask.tsq
+        params["tsqa"] = " & ".join("'" + t.replace("'", "''") + "':A" for t in terms)
+        conditions.append("s.tsv @@ tq.q")
+    sort_expr = _tier_sql() if ranked else "s.sort_on"
+    # Relevance: the tier, then the date, then the id. Date order: the date, then the id. The order's columns
+    # are the keyset's.
     order_columns = ("key", "sort_on", "item_id") if ranked else ("key", "item_id")
     keyset = ""
-    if cursor:
-        values = decode_cursor(cursor)
-        if len(values) != len(order_columns):
-            raise ValidationFailed.for_field("query.cursor", "游标无效", "cursor_invalid")
-        try:
-            if ranked:
-                params["c_key"] = float(values[0])
-                params["c_date"] = dt.date.fromisoformat(values[1])
-            else:
-                params["c_key"] = dt.date.fromisoformat(values[0])
-            params["c_id"] = uuid.UUID(values[-1])
-        except (TypeError, ValueError):
-            raise ValidationFailed.for_field("query.cursor", "游标无效", "cursor_invalid") from None
-        keyset = f"({', '.join(order_columns)}) < ({':c_key, :c_date' if ranked else ':c_key'}, :c_id)"
-    params["limit"] = limit + 1
+    if ask.cursor is not None:
+        tier, date, item_id = ask.cursor
+        params["c_date"], params["c_id"] = date, item_id
+        if ranked:
+            params["c_key"] = tier
+            keyset = "(key, sort_on, item_id) < (:c_key, :c_date, :c_id)"
+        else:
+            keyset = "(key, item_id) < (:c_date, :c_id)"
+    params["limit"] = ask.limit + 1
     order_by = ", ".join(f"{c} DESC" for c in order_columns)
     # The query is parsed once (a FROM item), not once per row under a generic prepared plan.
-    source = "item_search s, to_tsquery('simple', :tsq) AS tq(q)" if terms else "item_search s"
+    source = (
+        "item_search s, (SELECT to_tsquery('simple', :tsq) AS q, to_tsquery('simple', :tsqa) AS qa) tq"
+        if terms
+        else "item_search s"
+    )
     where = " AND ".join(conditions)
     # Only columns the list indexes carry (0007), so that a filtered list is an index-only scan; the page's
     # title, 文号, 发布日期 and text come from items (the same values: index_item copies them).
     columns = "s.item_id, s.organization_id, s.category_id, s.kind, s.status, s.validity, s.year, s.sort_on"
     page_columns = "p.*, i.title, i.document_number, i.published_on, i.summary, i.body"
-    if facets:
+    if ask.facets:
         # One scan of the matching rows feeds both the page and the facet counts.
         sql = f"""
         WITH m AS MATERIALIZED (SELECT {columns}, {sort_expr} AS key FROM {source} WHERE {where}),
@@ -449,7 +525,7 @@ async def search(
     rows = (await session.execute(text(sql), params)).mappings().all()
     page = [r for r in rows if r["part"] == "p"]
     page.sort(key=lambda r: tuple(r[c] for c in order_columns), reverse=True)
-    facet_counts: dict[str, dict[str, int]] = {name: {} for name in FACETS} if facets else {}
+    facet_counts: dict[str, dict[str, int]] = {name: {} for name in FACETS} if ask.facets else {}
     total = 0
     # GROUPING() sets a bit per column left out, the first column the highest bit.
     bit = {name: 1 << (len(FACETS) - 1 - i) for i, name in enumerate(FACETS)}
@@ -463,19 +539,129 @@ async def search(
             if not r["g"] & bit[name]:
                 value = r[name]
                 facet_counts[name]["" if value is None else str(value)] = r["n"]
+    return await _result(session, ask, page, total if ask.facets else -1, facet_counts, "database")
+
+
+async def _result(
+    session: AsyncSession,
+    ask: _Ask,
+    page: list[Any],
+    total: int,
+    facet_counts: dict[str, dict[str, int]],
+    served_by: str,
+) -> SearchResult:
     next_cursor = None
-    if len(page) > limit:
-        page = page[:limit]
+    if len(page) > ask.limit:
+        page = page[: ask.limit]
         last = page[-1]
         next_cursor = encode_cursor(
             [last["key"], last["sort_on"].isoformat(), str(last["item_id"])]
-            if ranked
+            if ask.ranked
             else [last["sort_on"].isoformat(), str(last["item_id"])]
         )
-    hits = await _hits(session, page, terms, ranked)
-    if not facets:
-        total = -1
-    return SearchResult(hits=hits, next_cursor=next_cursor, total=total, facets=facet_counts, terms=terms)
+    hits = await _hits(session, page, ask.terms, ask.ranked)
+    return SearchResult(
+        hits=hits, next_cursor=next_cursor, total=total, facets=facet_counts, terms=ask.terms, served_by=served_by
+    )
+
+
+#: The page's rows by id, and in the same snapshot what decides whether the index may answer: the change
+#: number and database id (migration 0008), and the query as PostgreSQL parses it.
+_INDEX_PAGE_SQL = """
+SELECT st.last_seq AS state_seq, st.index_id AS state_index_id,
+       CASE WHEN CAST(:tsq AS text) IS NULL THEN NULL ELSE to_tsquery('simple', CAST(:tsq AS text))::text END
+           AS parsed_query,
+       p.*
+FROM item_search_state st
+LEFT JOIN LATERAL (
+    SELECT s.item_id, s.organization_id, s.category_id, s.kind, s.status, s.validity, s.year, s.sort_on,
+           i.title, i.document_number, i.published_on, i.summary, i.body
+    FROM item_search s JOIN items i ON i.id = s.item_id
+    WHERE s.item_id = ANY(CAST(:ids AS uuid[]))
+) p ON TRUE
+WHERE st.id = 1
+"""
+
+#: After the index was found behind, requests on the same searcher go straight to PostgreSQL this long (s).
+BEHIND_RECHECK_SECONDS = 0.5
+
+
+async def _search_index(session: AsyncSession, index: SearchIndexReader, ask: _Ask) -> SearchResult | None:
+    """The index path (gongkai_catalog/search_index.py), or None when PostgreSQL must answer.
+
+    The index answers only when it has applied exactly the change number PostgreSQL shows in the statement
+    that reads the page's rows, for this database (``index_id``), and when PostgreSQL parses the query into
+    the same AND of terms. Otherwise: None (the caller runs the PostgreSQL path; the reason is counted and
+    logged), so the answer never depends on the index being current.
+    """
+    snapshot = index.snapshot()
+    if snapshot is None:
+        return _fallback(index, "missing")
+    if index.behind is not None and index.behind[0] is snapshot and time.monotonic() < index.behind[1]:
+        return _fallback(index, "behind")
+    filters = {
+        name: (str(value) if isinstance(value, uuid.UUID) else value)
+        for name, value in (
+            ("org", ask.filters.organization_id),
+            ("cat", ask.filters.category_id),
+            ("kind", ask.filters.kind),
+            ("year", ask.filters.year),
+            ("validity", ask.filters.validity),
+            ("docno", ask.filters.document_number),
+        )
+        if value is not None
+    }
+    query = IndexQuery(
+        terms=ask.terms,
+        visibility=_visibility_rule(ask.principal),
+        filters=filters,
+        ranked=ask.ranked,
+        limit=ask.limit,
+        cursor=ask.cursor,
+        facets=ask.facets,
+    )
+    try:
+        answer = await asyncio.to_thread(execute_index_query, snapshot, query)
+    except Exception as exc:  # a damaged index must not fail a search
+        log.warning("search_index_query_failed", error=repr(exc)[:300])
+        return _fallback(index, "error")
+    rows = (
+        (await session.execute(text(_INDEX_PAGE_SQL), {"tsq": ask.tsq, "ids": [i for _, _, i in answer.page]}))
+        .mappings()
+        .all()
+    )
+    state = rows[0]
+    if state["state_index_id"] != snapshot.index_id:
+        return _fallback(index, "foreign")
+    if state["state_seq"] != snapshot.applied_seq:
+        if state["state_seq"] > snapshot.applied_seq:
+            index.behind = (snapshot, time.monotonic() + BEHIND_RECHECK_SECONDS)
+            return _fallback(index, "behind")
+        return _fallback(index, "ahead")
+    if ask.tsq is not None and state["parsed_query"] != ask.tsq:
+        return _fallback(index, "query")
+    by_id = {r["item_id"]: r for r in rows if r["item_id"] is not None}
+    page = []
+    for tier, _, item_id in answer.page:
+        row = by_id.get(item_id)
+        if row is None:  # cannot happen at the same change number; answer from PostgreSQL if it does
+            return _fallback(index, "inconsistent")
+        page.append({**row, "key": tier})
+    index.count("index")
+    return await _result(session, ask, page, answer.total, answer.facets, "index")
+
+
+_fallback_logged: dict[str, float] = {}
+
+
+def _fallback(index: SearchIndexReader, reason: str) -> None:
+    """Count the reason; log it, at most once per reason every 10 s, with how many since."""
+    index.count(reason)
+    now = time.monotonic()
+    if now - _fallback_logged.get(reason, 0.0) >= 10.0:
+        _fallback_logged[reason] = now
+        log.info("search_index_fallback", reason=reason, counts=dict(index.counters))
+    return None
 
 
 async def _hits(session: AsyncSession, page: list[Any], terms: list[str], ranked: bool) -> list[SearchHit]:
@@ -496,7 +682,7 @@ async def _hits(session: AsyncSession, page: list[Any], terms: list[str], ranked
                 document_number=r["document_number"],
                 published_on=r["published_on"],
                 sort_on=r["sort_on"],
-                rank=r["key"] if ranked else None,
+                rank=float(r["key"]) if ranked else None,
             )
         )
     return out

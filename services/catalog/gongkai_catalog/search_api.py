@@ -30,6 +30,8 @@ from gongkai_catalog.models import (
 )
 from gongkai_catalog.numbers import normalize_document_number
 from gongkai_catalog.search import FACETS, SearchFilters, SearchOrder, search
+from gongkai_catalog.search_index import SearchIndexReader
+from gongkai_catalog.settings import CatalogSettings
 
 router = APIRouter()
 
@@ -75,6 +77,7 @@ class SearchPage(BaseModel):
     responses=problem_responses(),
 )
 async def search_items(
+    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     q: Annotated[str | None, Query(max_length=200, description="检索词（中文分词，多个词须同时命中）")] = None,
@@ -120,6 +123,7 @@ async def search_items(
         limit=limit,
         cursor=cursor,
         facets=facets,
+        index=index_reader(request),
     )
     return SearchPage(
         items=[
@@ -145,6 +149,16 @@ async def search_items(
         facets=await _labelled(session, result.facets) if facets else {},
         terms=result.terms,
     )
+
+
+def index_reader(request: Request) -> SearchIndexReader | None:
+    """The app's reader of the search index (created at the first search), or None when the index is off."""
+    state = request.app.state
+    if not hasattr(state, "catalog_search_index"):
+        settings = state.settings
+        directory = settings.search_index_directory() if isinstance(settings, CatalogSettings) else None
+        state.catalog_search_index = SearchIndexReader(directory) if directory is not None else None
+    return state.catalog_search_index
 
 
 async def _labelled(session: SessionDep, counts: dict[str, dict[str, int]]) -> dict[str, list[FacetValue]]:

@@ -1,6 +1,10 @@
+import os
+from pathlib import Path
+
 from gongkai_shared.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class CatalogSettings(ServiceSettings):
@@ -69,3 +73,23 @@ class CatalogSettings(ServiceSettings):
     )
     #: How many periods GET /assessment/trend shows by default (the period asked and those before it).
     assessment_trend_periods: int = Field(default=5, ge=1, le=20)
+    # Search (issue 3; gongkai_catalog/search_index.py): the embedded tantivy index, a speed path beside
+    # PostgreSQL, which stays the source of truth and answers whenever the index is not exactly current.
+    #: Whether the API reads the index and the worker keeps it current.
+    search_index: bool = True
+    #: The index's directory, shared by the API and the worker (in Docker a volume mounted in both). Empty:
+    #: ``<GK_DATA_DIR, else ./.data>/catalog-search/<database name>``.
+    search_index_dir: str = ""
+    #: How often the worker looks for changes when no notification woke it (seconds).
+    search_index_poll_seconds: float = Field(default=5.0, gt=0)
+    #: Applied changes stay in the change log this long (hours); an index further behind is rebuilt.
+    search_log_retention_hours: float = Field(default=24.0, gt=0)
+
+    def search_index_directory(self) -> Path | None:
+        """Where the index lives, or None when it is off."""
+        if not self.search_index:
+            return None
+        if self.search_index_dir:
+            return Path(self.search_index_dir).expanduser().resolve()
+        base = Path(os.environ.get("GK_DATA_DIR") or ".data")
+        return (base / "catalog-search" / (make_url(self.database_url).database or "catalog")).resolve()

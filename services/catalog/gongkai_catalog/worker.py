@@ -9,6 +9,7 @@ from gongkai_catalog import service
 from gongkai_catalog.annual_report import annual_report_sweeps
 from gongkai_catalog.models import calendar_table, event_tables
 from gongkai_catalog.participation_worker import participation_handlers, participation_sweeps
+from gongkai_catalog.search_index_writer import SearchIndexFollower
 from gongkai_catalog.settings import CatalogSettings
 
 
@@ -53,9 +54,18 @@ def handlers(settings: CatalogSettings) -> list[Handler]:
 
 async def main(settings: CatalogSettings | None = None, stop: asyncio.Event | None = None) -> None:
     settings = settings or CatalogSettings()
-    await run_worker(
-        settings=settings, tables=event_tables, handlers=handlers(settings), sweeps=sweeps(settings), stop=stop
-    )
+    stop = stop or asyncio.Event()  # run_worker sets it on SIGTERM/SIGINT; the search index follows it too
+    # The one writer of the search index (gongkai_catalog/search_index_writer.py), beside relay and consumers.
+    follower = SearchIndexFollower(settings) if settings.search_index_directory() is not None else None
+    index_task = asyncio.create_task(follower.run(stop), name="search-index") if follower else None
+    try:
+        await run_worker(
+            settings=settings, tables=event_tables, handlers=handlers(settings), sweeps=sweeps(settings), stop=stop
+        )
+    finally:
+        stop.set()
+        if index_task is not None:
+            await index_task
 
 
 __all__ = ["handlers", "main", "sweeps"]
