@@ -111,11 +111,11 @@ class DevTools:
 
 
 @contextlib.asynccontextmanager
-async def headless_chromium(profile: Path) -> AsyncIterator[DevTools]:
+async def headless_chromium(executable: str, profile: Path) -> AsyncIterator[DevTools]:
     """Chromium without a window, resolving no host name, driven over DevTools; its one page."""
     log = (profile.parent / "chromium.log").open("wb")
     args = [
-        chromium_path(),
+        executable,
         "--headless=new",
         "--no-sandbox",  # the CI machine runs tests as root, where Chromium's sandbox refuses to start
         "--disable-gpu",
@@ -193,6 +193,11 @@ _RENDERED = """
 
 
 @pytest.fixture(scope="module")
+def chromium() -> str:
+    return chromium_path()
+
+
+@pytest.fixture(scope="module")
 def databases() -> dict[str, str]:
     return migrate_stack()  # synchronous: the migrations run their own event loop
 
@@ -204,9 +209,9 @@ async def gateway(databases: dict[str, str]) -> AsyncIterator[str]:
 
 
 async def test_docs_renders_every_operation_of_the_merged_openapi_in_headless_chromium(
-    gateway: str, tmp_path: Path
+    chromium: str, gateway: str, tmp_path: Path
 ) -> None:
-    chromium_path()  # fail first, with the install hint
+    """(``chromium`` first: without a browser the test fails with the install hint before the stack starts.)"""
     async with httpx.AsyncClient(base_url=gateway, timeout=60) as client:
         doc = (await client.get("/openapi.json")).json()
         assert doc["info"]["x-unavailable-services"] == []
@@ -218,7 +223,7 @@ async def test_docs_renders_every_operation_of_the_merged_openapi_in_headless_ch
         }
         profile = tmp_path / "profile"
         profile.mkdir()
-        async with headless_chromium(profile) as page:
+        async with headless_chromium(chromium, profile) as page:
             await page.call("Network.enable")
             await page.call("Page.enable")
             await page.call("Page.navigate", url=f"{gateway}/docs")
