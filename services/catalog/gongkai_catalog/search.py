@@ -45,6 +45,7 @@ positions could not be computed alike by both paths, nor carried in a cursor fro
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime as dt
 import html
 import re
@@ -732,7 +733,8 @@ def _term_spans(original: str, terms: Sequence[str]) -> list[tuple[int, int, int
             at = norm.find(term) if term else -1
             while at != -1:
                 end = at + len(term)
-                if unicodedata.normalize("NFKC", original[at:end]).lower() != term:
+                piece = original[at:end]
+                if piece != term and unicodedata.normalize("NFKC", piece).lower() != term:
                     break
                 out.append((at, end, k))
                 at = norm.find(term, at + 1)
@@ -791,12 +793,23 @@ def best_snippet(texts: Sequence[str], terms: Sequence[str], *, width: int = SNI
         if not original:
             continue
         spans = _term_spans(original, terms) if terms else []
+        starts = [a for a, _, _ in spans]
         for s, _, _ in spans[:200] or [(0, 0, 0)]:
             start = max(0, s - width // 4)
-            distinct = len({k for a, b, k in spans if a >= start and b <= start + width})
-            candidate = (distinct, -index, -start)
+            # The spans inside [start, start + width]: sorted by start, so from the first at or after it.
+            inside = set()
+            for a, b, k in spans[bisect.bisect_left(starts, start) :]:
+                if a > start + width:
+                    break
+                if b <= start + width:
+                    inside.add(k)
+            candidate = (len(inside), -index, -start)
             if best is None or candidate > best:
                 best, chosen = candidate, (original, spans)
+                if len(inside) == len(terms):
+                    break  # every term: no later window (larger start, later text) can be preferred
+        if best is not None and terms and best[0] == len(terms):
+            break
     if best is None:
         return ""
     original, spans = chosen
