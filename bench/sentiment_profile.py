@@ -74,6 +74,41 @@ async def run(args: argparse.Namespace) -> None:
             time.perf_counter() - starts.pop(id(context), time.perf_counter())
         )
 
+    # Statements sent on the asyncpg connection directly (COPY, executemany) are timed too.
+    import asyncpg
+
+    def timed(name: str) -> Any:
+        original = getattr(asyncpg.Connection, name)
+
+        async def wrapper(self: Any, *a: Any, **kw: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return await original(self, *a, **kw)
+            finally:
+                what = a[0] if a and isinstance(a[0], str) else kw.get("table_name", "")
+                rows = (
+                    kw.get("records") if name == "copy_records_to_table" else (a[1] if name == "executemany" else None)
+                )
+                n = f"  [{name} {len(rows)}]" if rows is not None else f"  [{name}]"
+                stats[_shape(str(what)) + n].append(time.perf_counter() - t)
+
+        setattr(asyncpg.Connection, name, wrapper)
+
+    for name in ("copy_records_to_table", "executemany", "fetch", "execute"):
+        timed(name)
+    gc_seconds = [0.0]
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_seconds[0] += time.perf_counter() - gc_started[0]
+
+    import gc
+
+    gc.callbacks.append(on_gc)
+
     rng = random.Random(bench.SEED)
     warm = bench.matter_posts(rng, 4, 25, "warm")
     posts = bench.matter_posts(rng, max(1, args.posts // 50), 50, "sustained")[: args.posts]
@@ -117,7 +152,7 @@ async def run(args: argparse.Namespace) -> None:
         print(
             f"\n{n} posts in {len(batches)} batches: wall {total_wall:.2f} s → {n / total_wall:,.0f} posts/s; "
             f"cpu {total_cpu:.2f} s → {n / total_cpu:,.0f} posts/cpu-s; "
-            f"JSON → pydantic {parse_cpu * 1000 / n:.3f} ms/post"
+            f"JSON → pydantic {parse_cpu * 1000 / n:.3f} ms/post; garbage collector {gc_seconds[0]:.2f} s"
         )
         print(f"\nSQL of batch {profile_at} (statements grouped by shape):")
         for shape, times in sorted(sql_profiled.items(), key=lambda kv: -sum(kv[1])):

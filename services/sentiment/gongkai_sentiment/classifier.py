@@ -50,15 +50,18 @@ __all__ = [
     "CLASSES",
     "TOPICS",
     "Analysis",
+    "LexiconHits",
     "Lexicons",
     "NaiveBayes",
     "SentimentModel",
     "features",
+    "lexicon_count",
     "lexicons",
     "load_labelled_posts",
     "load_model",
     "load_reviews",
     "normalize_text",
+    "tokens_of",
     "train_model",
 ]
 
@@ -122,12 +125,18 @@ def _zh2hans_tables() -> tuple[dict[int, str], re.Pattern[str] | None, dict[str,
     return chars, pattern, phrases
 
 
+@functools.cache
+def _traditional_chars() -> re.Pattern[str]:
+    """One character class of every character the table changes: most posts hold none (one C-level search)."""
+    chars, _, _ = _zh2hans_tables()
+    return re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(chars)) + "]")
+
+
 def to_simplified(text: str) -> str:
     """Traditional → simplified: phrases first (longest first, as snownlp's trie), then single characters."""
-    chars, pattern, phrases = _zh2hans_tables()
-    converted = text.translate(chars)
-    if converted == text:
+    if _traditional_chars().search(text) is None:
         return text  # nothing traditional (every changing phrase holds a changing character)
+    chars, pattern, phrases = _zh2hans_tables()
     if pattern is not None:
         text = pattern.sub(lambda m: phrases[m.group(0)], text)
     return text.translate(chars)
@@ -156,12 +165,78 @@ def lexicons() -> Lexicons:
     return Lexicons(**raw)
 
 
-def _cue_features(text: str, lex: Lexicons) -> list[str]:
+class LexiconHits:
+    """How many words of each list of data/lexicons.json a text holds, found in one pass over the text.
+
+    A word is looked for only when the text holds its first character (one set intersection in C, then a
+    substring search for each of the few words starting so), instead of a substring search per word of every
+    list. ``counts[name]`` equals ``sum(1 for w in words if w in text)`` over list ``name`` (a word listed
+    twice counts twice), which the classifier was trained with. Names: ``neg``, ``pos``, ``neu``,
+    ``topic:<topic>``, ``must:<category>``.
+    """
+
+    __slots__ = ("counts",)
+
+    def __init__(self, text: str) -> None:
+        tables = _lexicon_tables()
+        counts: dict[str, int] = {}
+        by_first = tables.by_first
+        memberships = tables.memberships
+        for first in tables.firsts.intersection(text):
+            for w in by_first[first]:
+                if w in text:
+                    for name, m in memberships[w]:
+                        counts[name] = counts.get(name, 0) + m
+        self.counts = counts
+
+    def __getitem__(self, name: str) -> int:
+        return self.counts.get(name, 0)
+
+
+@dataclass(frozen=True)
+class _LexiconTables:
+    #: first character → the words starting with it
+    by_first: dict[str, tuple[str, ...]]
+    firsts: frozenset[str]
+    #: word → (list name, how many times the list holds it)
+    memberships: dict[str, tuple[tuple[str, int], ...]]
+
+
+@functools.cache
+def _lexicon_tables() -> _LexiconTables:
+    lex = lexicons()
+    named: dict[str, list[str]] = {
+        "neg": lex.negative_cues,
+        "pos": lex.positive_cues,
+        "neu": lex.neutral_cues,
+        **{f"topic:{t}": words for t, words in lex.topics.items()},
+        **{f"must:{c}": words for c, words in lex.must_respond.items()},
+    }
+    by_first: dict[str, set[str]] = {}
+    memberships: dict[str, list[tuple[str, int]]] = {}
+    for name, words in named.items():
+        for w, m in Counter(words).items():
+            by_first.setdefault(w[:1], set()).add(w)
+            memberships.setdefault(w, []).append((name, m))
+    return _LexiconTables(
+        {k: tuple(sorted(v)) for k, v in by_first.items()},
+        frozenset(by_first),
+        {w: tuple(v) for w, v in memberships.items()},
+    )
+
+
+def lexicon_count(hits: LexiconHits, name: str) -> int:
+    """``sum(1 for w in words if w in text)`` of the list ``name`` (neg, pos, neu, topic:<t>, must:<category>)."""
+    return hits[name]
+
+
+def _cue_features(text: str, lex: Lexicons, hits: LexiconHits | None = None) -> list[str]:
+    hits = hits if hits is not None else LexiconHits(text)
     out = []
-    for name, words in (("neg", lex.negative_cues), ("pos", lex.positive_cues), ("neu", lex.neutral_cues)):
-        hits = sum(1 for w in words if w in text)
+    for name in ("neg", "pos", "neu"):
+        n = lexicon_count(hits, name)
         # One feature per hit (capped): two complaints are angrier than one.
-        out.extend([f"#cue:{name}"] * min(hits, 3))
+        out.extend([f"#cue:{name}"] * min(n, 3))
     if "？" in text or "?" in text or text.endswith("吗"):
         out.append("#question")
     if "!" in text or "！" in text:
@@ -169,17 +244,34 @@ def _cue_features(text: str, lex: Lexicons) -> list[str]:
     return out
 
 
+#: Whether a token is a word (not whitespace or punctuation), remembered: tokens repeat from post to post.
+_TOKEN_KEEP: dict[str, bool] = {}
+_TOKEN_KEEP_LIMIT = 500_000
+
+
 def tokens_of(text: str) -> list[str]:
     """rjieba precise-mode words of normalised text, without whitespace or punctuation."""
-    return [t for t in rjieba.cut(text) if t.strip() and not _PUNCT.match(t)]
+    toks = rjieba.cut(text)
+    keep = _TOKEN_KEEP
+    try:
+        return [t for t in toks if keep[t]]
+    except KeyError:
+        if len(keep) > _TOKEN_KEEP_LIMIT:
+            keep.clear()  # bounded: a new vocabulary starts over
+        for t in toks:
+            if t not in keep:
+                keep[t] = bool(t.strip()) and not _PUNCT.match(t)
+        return [t for t in toks if keep[t]]
 
 
-def features(text: str, *, normalized: bool = False, tokens: Sequence[str] | None = None) -> list[str]:
+def features(
+    text: str, *, normalized: bool = False, tokens: Sequence[str] | None = None, hits: LexiconHits | None = None
+) -> list[str]:
     """Tokens, adjacent bigrams and cue-word features of a post."""
     norm = text if normalized else normalize_text(text)
     toks = list(tokens) if tokens is not None else tokens_of(norm)
-    bigrams = [f"{a}_{b}" for a, b in itertools.pairwise(toks)]
-    return toks + bigrams + _cue_features(norm, lexicons())
+    bigrams = list(map("_".join, itertools.pairwise(toks)))
+    return toks + bigrams + _cue_features(norm, lexicons(), hits)
 
 
 @dataclass
@@ -263,17 +355,22 @@ class CompiledNB:
     classes: tuple[str, ...]
     prior: tuple[float, ...]
     table: dict[str, tuple[float, ...]]
+    #: One dict of log-likelihoods per class (the table's columns): a class's score is one C-level sum.
+    columns: tuple[dict[str, float], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        cols: tuple[dict[str, float], ...] = tuple({} for _ in self.classes)
+        for f, row in self.table.items():
+            for k, col in enumerate(cols):
+                col[f] = row[k]
+        object.__setattr__(self, "columns", cols)
 
     def probabilities(self, feats: Iterable[str]) -> dict[str, float]:
-        scores = list(self.prior)
-        n = len(scores)
-        get = self.table.get
-        for f in feats:
-            row = get(f)
-            if row is None:
-                continue  # a feature no class has seen says nothing
-            for k in range(n):
-                scores[k] += row[k]
+        feats = feats if isinstance(feats, list | tuple) else list(feats)
+        # A feature no class has seen says nothing (adds 0.0); the sums run in the order of ``feats``, from the
+        # prior, exactly as adding row by row did.
+        zero = itertools.repeat(0.0)
+        scores = [sum(map(col.get, feats, zero), prior) for col, prior in zip(self.columns, self.prior, strict=True)]
         top = max(scores)
         exp = [math.exp(x - top) for x in scores]
         z = sum(exp)
@@ -325,24 +422,29 @@ class SentimentModel:
         """Polarity with intensity, topic and the 61号 must-respond categories of one post."""
         norm = text if normalized else normalize_text(text)
         toks = tokens_of(norm)
-        feats = features(norm, normalized=True, tokens=toks)
+        found = LexiconHits(norm)
+        feats = features(norm, normalized=True, tokens=toks, hits=found)
         probs = self.compiled.probabilities(feats)
         label = max(probs, key=probs.__getitem__)
-        topic, source = self.topic_of(norm, toks)
+        topic, source = self.topic_of(norm, toks, hits=found)
         return Analysis(
             text=norm,
             tokens=toks,
             polarity=label,
-            intensity=intensity_of(label, probs, norm),
+            intensity=intensity_of(label, probs, norm, hits=found),
             probabilities={c: round(p, 4) for c, p in probs.items()},
             topic=topic,
             topic_source=source,
-            must_respond=must_respond_of(norm),
+            must_respond=must_respond_of(norm, hits=found),
         )
 
-    def topic_of(self, norm: str, toks: Sequence[str]) -> tuple[str, str]:
+    def topic_of(self, norm: str, toks: Sequence[str], *, hits: LexiconHits | None = None) -> tuple[str, str]:
         lex = lexicons()
-        hits = {t: sum(1 for w in words if w in norm) for t, words in lex.topics.items()}
+        found = hits if hits is not None else LexiconHits(norm)
+        hits_ = {t: lexicon_count(found, f"topic:{t}") for t in lex.topics}
+        return self._topic_from(hits_, toks)
+
+    def _topic_from(self, hits: dict[str, int], toks: Sequence[str]) -> tuple[str, str]:
         best = max(hits.values(), default=0)
         tied = [t for t, h in hits.items() if h == best]
         if best > 0 and len(tied) == 1:
@@ -364,20 +466,20 @@ class SentimentModel:
         }
 
 
-def intensity_of(label: str, probs: dict[str, float], norm: str) -> float:
+def intensity_of(label: str, probs: dict[str, float], norm: str, *, hits: LexiconHits | None = None) -> float:
     """0 for neutral; otherwise the class probability, raised by each cue word of that polarity (capped at 1)."""
     if label == "neutral":
         return 0.0
-    lex = lexicons()
-    cues = lex.negative_cues if label == "negative" else lex.positive_cues
-    hits = sum(1 for w in cues if w in norm)
+    found = hits if hits is not None else LexiconHits(norm)
+    n = lexicon_count(found, "neg" if label == "negative" else "pos")
     exclaim = norm.count("!") + norm.count("！")
-    return round(min(1.0, probs[label] * 0.7 + 0.1 * min(hits, 2) + 0.05 * min(exclaim, 2)), 3)
+    return round(min(1.0, probs[label] * 0.7 + 0.1 * min(n, 2) + 0.05 * min(exclaim, 2)), 3)
 
 
-def must_respond_of(norm: str) -> list[str]:
+def must_respond_of(norm: str, *, hits: LexiconHits | None = None) -> list[str]:
     """The must-respond categories of 国办发〔2016〕61号 a post's words point to (lexicon; staff may add more)."""
-    return [cat for cat, words in lexicons().must_respond.items() if any(w in norm for w in words)]
+    found = hits if hits is not None else LexiconHits(norm)
+    return [cat for cat in lexicons().must_respond if lexicon_count(found, f"must:{cat}")]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 * ``posts``: what was collected, one row per (channel, id in that channel); near-duplicates point to the
   first post of their group (``duplicate_of_id``), which counts them (``duplicate_count``).
-* ``post_bands``: the MinHash LSH index of recent first posts (near-duplicate candidates).
+* ``ingest_state``: one row, the generation of the posts and events (every change to them takes its lock and
+  moves it on), by which each process knows whether its in-memory index (gongkai_sentiment.state) is current.
 * ``opinion_events``: posts clustered into 舆情事件 with their heat, trend and risk level.
 * ``alerts``: one per (event, level) (``sentiment.alert.raised``), acknowledged by staff.
 * ``response_tasks``: the response of the department in charge to an alert, its deadlines (61号, 80号)
@@ -21,7 +22,19 @@ from enum import StrEnum
 from gongkai_shared.calendar_store import define_calendar_table
 from gongkai_shared.db import IdMixin, TimestampMixin, make_metadata
 from gongkai_shared.events import define_event_tables
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -142,6 +155,9 @@ class Post(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("channel", "channel_post_id"),
         Index("ix_posts_event_id_posted_at", "event_id", "posted_at"),
+        # The near-duplicate index of recent first posts (gongkai_sentiment.state) is loaded from these.
+        Index("ix_posts_first_posted_at", "posted_at", postgresql_where=sql_text("signature IS NOT NULL")),
+        Index("ix_posts_first_generation", "generation", postgresql_where=sql_text("signature IS NOT NULL")),
     )
 
     channel: Mapped[str] = mapped_column(String(20))
@@ -163,20 +179,27 @@ class Post(IdMixin, Base):
     department_id: Mapped[uuid.UUID | None]
     must_respond: Mapped[list] = mapped_column(JSONB, default=list)
     policy_item_id: Mapped[uuid.UUID | None]
+    #: MinHash signature of a first post (None for near-duplicates and posts that form no events).
     signature: Mapped[list[int] | None] = mapped_column(ARRAY(BigInteger))
     duplicate_of_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
     event_id: Mapped[uuid.UUID | None]
+    #: The ingest_state generation that stored it.
+    generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"))
 
 
-class PostBand(Base):
-    """LSH bands of recent first posts: a near-duplicate's candidates are the posts sharing a band."""
+class IngestState(Base):
+    """One row: the generation of posts and events. Every transaction that stores posts or changes events locks
+    it first and moves it on (a new generation and token), which serialises those changes and tells each
+    process's in-memory index (gongkai_sentiment.state) what it has missed."""
 
-    __tablename__ = "post_bands"
+    __tablename__ = "ingest_state"
 
-    band: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    post_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    posted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    #: Made once by the migration: tells a database apart from one dropped and made again under its name.
+    instance: Mapped[uuid.UUID]
+    generation: Mapped[int] = mapped_column(BigInteger)
+    token: Mapped[uuid.UUID]
 
 
 class OpinionEvent(IdMixin, TimestampMixin, Base):
@@ -211,6 +234,8 @@ class OpinionEvent(IdMixin, TimestampMixin, Base):
     alerted_level: Mapped[int] = mapped_column(Integer, default=-1)
     last_alert_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The ingest_state generation of its last change (index "ix_opinion_events_generation").
+    generation: Mapped[int] = mapped_column(BigInteger, default=0, server_default=sql_text("0"), index=True)
 
 
 class Alert(IdMixin, Base):

@@ -8,12 +8,13 @@ event handler owns the transaction.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
+import json
 import math
 import re
 import uuid
-import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,15 +43,15 @@ from gongkai_shared.contracts.sentiment import (
 )
 from gongkai_shared.db import utcnow
 from gongkai_shared.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from gongkai_shared.events import Envelope, emit
+from gongkai_shared.events import Envelope, emit, new_envelope
 from gongkai_shared.events.consumer import PermanentError
 from pydantic import ValidationError
-from sqlalchemy import DateTime, Integer, String, Uuid, column, delete, func, select, tuple_, update, values
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gongkai_sentiment import similarity
+from gongkai_sentiment import similarity, state
 from gongkai_sentiment.classifier import TOPICS, lexicons, load_model, normalize_text
 from gongkai_sentiment.models import (
     ACCOUNT_PLATFORMS,
@@ -65,7 +66,6 @@ from gongkai_sentiment.models import (
     Organization,
     Policy,
     Post,
-    PostBand,
     ResponseKind,
     ResponseTask,
     Stage,
@@ -76,7 +76,6 @@ from gongkai_sentiment.settings import SentimentSettings
 
 log = structlog.get_logger("gongkai.sentiment")
 
-_INGEST_LOCK = zlib.crc32(b"gongkai-sentiment-ingest")
 _DOC_NUMBER = re.compile(r"[\u4e00-\u9fa5]{1,12}[〔\[［(（]\d{4}[〕\]］)）]\d{1,4}号")
 _BOOK_TITLE = re.compile(r"《([^《》]{4,100})》")
 _FIRST_SENTENCE = re.compile(r"^(.{4,40}?)[,.!?;，。！？；]")
@@ -269,23 +268,45 @@ async def on_ingest_posts(session: AsyncSession, envelope: Envelope, *, settings
 
 @dataclass
 class Directory:
-    """Organizations and topic routes, read once per batch."""
+    """Organizations and topic routes (read once per batch; the lookups are built once per change)."""
 
     organizations: list[tuple[uuid.UUID, str]]
     routes: dict[str, uuid.UUID]
+    #: first character → (name or name without its 市/区 prefix, its organization's order, the organization)
+    _by_first: dict[str, list[tuple[str, int, uuid.UUID]]] = field(init=False, repr=False)
+    _firsts: frozenset[str] = field(init=False, repr=False)
+    _topics: dict[str, uuid.UUID | None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        by_first: dict[str, list[tuple[str, int, uuid.UUID]]] = {}
+        for order, (org_id, name) in enumerate(self.organizations):
+            for variant in _name_variants(name):
+                if len(variant) >= 3:
+                    by_first.setdefault(variant[0], []).append((variant, order, org_id))
+        self._by_first = by_first
+        self._firsts = frozenset(by_first)
+        self._topics = {}
 
     def mentioned(self, text_: str) -> uuid.UUID | None:
-        """The longest organization name (or the name without its 市/区 prefix) the text mentions."""
-        best: tuple[int, uuid.UUID] | None = None
-        for org_id, name in self.organizations:
-            for variant in _name_variants(name):
-                if len(variant) >= 3 and variant in text_ and (best is None or len(variant) > best[0]):
-                    best = (len(variant), org_id)
-        return best[1] if best else None
+        """The longest organization name (or the name without its 市/区 prefix) the text mentions (of equal
+        lengths, the first organization)."""
+        best: tuple[int, int, uuid.UUID] | None = None
+        for first in self._firsts.intersection(text_):
+            for variant, order, org_id in self._by_first[first]:
+                if variant in text_ and (
+                    best is None or len(variant) > best[0] or (len(variant) == best[0] and order < best[1])
+                ):
+                    best = (len(variant), order, org_id)
+        return best[2] if best else None
 
     def for_topic(self, topic: str) -> uuid.UUID | None:
         if topic in self.routes:
             return self.routes[topic]
+        if topic not in self._topics:
+            self._topics[topic] = self._first_holding(topic)
+        return self._topics[topic]
+
+    def _first_holding(self, topic: str) -> uuid.UUID | None:
         for fragment in lexicons().topic_departments.get(topic, []):
             for org_id, name in self.organizations:
                 if fragment in name:
@@ -301,10 +322,29 @@ def _name_variants(name: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=20_000)
+def _normalized_name(name: str) -> str:
+    return normalize_text(name)
+
+
+_directory_cache: tuple[Any, Directory] | None = None
+
+
 async def load_directory(session: AsyncSession) -> Directory:
-    orgs = (await session.execute(select(Organization.id, Organization.name))).all()
-    routes = dict((await session.execute(select(TopicRoute.topic, TopicRoute.organization_id))).all())
-    return Directory([(o.id, normalize_text(o.name)) for o in orgs], routes)
+    global _directory_cache
+    orgs = tuple((r.id, r.name) for r in await session.execute(select(Organization.id, Organization.name)))
+    routes = tuple(
+        sorted(
+            (r.topic, r.organization_id)
+            for r in await session.execute(select(TopicRoute.topic, TopicRoute.organization_id))
+        )
+    )
+    key = (orgs, routes)
+    if _directory_cache is not None and _directory_cache[0] == key:
+        return _directory_cache[1]
+    directory = Directory([(org_id, _normalized_name(name)) for org_id, name in orgs], dict(routes))
+    _directory_cache = (key, directory)
+    return directory
 
 
 async def policy_links(session: AsyncSession, texts: dict[int, str]) -> dict[int, uuid.UUID]:
@@ -345,25 +385,33 @@ async def policy_links(session: AsyncSession, texts: dict[int, str]) -> dict[int
     return out
 
 
-async def policy_by_similarity(session: AsyncSession, event: OpinionEvent) -> uuid.UUID | None:
-    """An event whose terms overlap a published policy's terms strongly speaks of that policy."""
-    terms = [t for t, _ in Counter(event.terms).most_common(15)]
-    if not terms:
-        return None
+async def policies_by_similarity(session: AsyncSession, events: Sequence[Any]) -> dict[uuid.UUID, uuid.UUID]:
+    """Events whose terms overlap a published policy's terms strongly speak of that policy (one query for all)."""
+    tops = {e.id: [t for t, _ in Counter(e.terms).most_common(15)] for e in events}
+    wanted = sorted({t for terms in tops.values() for t in terms})
+    if not wanted:
+        return {}
     rows = (
         await session.execute(
             select(Policy.item_id, Policy.terms)
-            .where(Policy.is_policy.is_(True), Policy.terms.has_any(array(terms)))
-            .limit(50)
+            .where(Policy.is_policy.is_(True), Policy.terms.has_any(pg_array(wanted)))
+            .limit(50 * len(events))
         )
     ).all()
     generic = similarity.generic_words()
-    best: tuple[float, uuid.UUID] | None = None
-    for row in rows:
-        score = similarity.event_overlap(row.terms, event.terms, generic)
-        if score >= 0.5 and (best is None or score > best[0]):
-            best = (score, row.item_id)
-    return best[1] if best else None
+    out = {}
+    for e in events:
+        mine = set(tops[e.id])
+        best: tuple[float, uuid.UUID] | None = None
+        for row in rows:
+            if mine.isdisjoint(row.terms):
+                continue
+            score = similarity.event_overlap(row.terms, e.terms, generic)
+            if score >= 0.5 and (best is None or score > best[0]):
+                best = (score, row.item_id)
+        if best is not None:
+            out[e.id] = best[1]
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -411,22 +459,30 @@ async def ingest(
     ``cluster=False`` stores and understands posts without folding them into events: a received disclosure
     application says only that one arrived (no subject, no personal data), so hundreds of them must not
     become one hot "event"; their subjects arrive as requests.topic.repeated, which do cluster.
+
+    The work is done in memory for the whole batch against the process's state (gongkai_sentiment.state: the
+    active events and recent first posts, brought up to date under the ingest lock), then written in a few
+    statements: the posts by COPY, the events, alerts, tasks and outbox rows each in one executemany, the
+    counts of near-duplicates' originals and the accounts' last updates each in one UPDATE over arrays.
     """
     clean = check_posts(posts, settings=settings, prefix=prefix)
     now = now or utcnow()
     result = IngestResult(received=len(clean))
-    # One ingesting transaction at a time: clustering reads and updates the active events.
-    await session.execute(select(func.pg_advisory_xact_lock(_INGEST_LOCK)))
+    # One ingesting transaction at a time (the ingest_state row lock): clustering reads and updates the events.
+    batch = await state.begin(session, settings=settings, now=now)
+    conn = batch.conn
 
     # A post delivered twice (same channel, same id there) is stored once.
-    keys = {(c.data.channel, c.data.channel_post_id) for c in clean}
-    existing = set(
-        (
-            await session.execute(
-                select(Post.channel, Post.channel_post_id).where(tuple_(Post.channel, Post.channel_post_id).in_(keys))
-            )
-        ).all()
-    )
+    existing = {
+        (r["channel"], r["channel_post_id"])
+        for r in await conn.fetch(
+            "SELECT p.channel, p.channel_post_id FROM posts p"
+            " JOIN unnest($1::text[], $2::text[]) AS k(channel, channel_post_id)"
+            " ON p.channel = k.channel AND p.channel_post_id = k.channel_post_id",
+            [c.data.channel for c in clean],
+            [c.data.channel_post_id for c in clean],
+        )
+    }
     seen: set[tuple[str, str]] = set()
     fresh: list[CleanPost] = []
     for c in clean:
@@ -437,51 +493,34 @@ async def ingest(
         seen.add(key)
         fresh.append(c)
     if not fresh:
+        batch.keep([])
         return result
 
     model = load_model()
     directory = await load_directory(session)
     key = author_key(settings)
-    sigs = [similarity.signature(c.text) for c in fresh]
+    sigs = [similarity.signature(c.text) for c in fresh] if cluster else []
     bands = [similarity.band_keys(s) for s in sigs]
     links = await policy_links(session, {i: c.text for i, c in enumerate(fresh)})
-
-    # Near-duplicate candidates among recent first posts (LSH bands), then the full signatures decide.
-    window_start = now - dt.timedelta(days=settings.active_days)
-    all_bands = {b for bs in bands for b in bs}
-    cand_rows = (
-        await session.execute(
-            select(PostBand.band, Post.id, Post.signature, Post.event_id, Post.polarity, Post.intensity, Post.topic)
-            .add_columns(Post.must_respond)
-            .join(Post, Post.id == PostBand.post_id)
-            .where(PostBand.band.in_(all_bands), PostBand.posted_at >= window_start)
-        )
-    ).all()
-    by_band: dict[int, list[tuple[uuid.UUID, list[int], uuid.UUID | None, int | None]]] = {}
-    stored_info = {}
-    for r in cand_rows:
-        by_band.setdefault(r.band, []).append((r.id, r.signature, r.event_id, None))
-        stored_info[r.id] = r
     post_ids = [uuid.uuid4() for _ in fresh]
+
     # Near-duplicates first: a repost needs no analysis, it takes its original's (a copy-paste campaign of
-    # thousands costs one classification). Original: (post id, its event if stored, its index if in this batch).
-    originals: list[tuple[uuid.UUID, uuid.UUID | None, int | None] | None] = []
+    # thousands costs one classification). Candidates share an LSH band with the post (recent first posts in
+    # memory, or earlier first posts of this batch); the full signatures decide.
+    # Original: (post id, the remembered post or None, its index in this batch or None).
+    originals: list[tuple[uuid.UUID, state.FirstPost | None, int | None] | None] = []
+    fps = [state.fingerprint(s) for s in sigs]
     for i in range(len(fresh)):
-        original: tuple[uuid.UUID, uuid.UUID | None, int | None] | None = None
-        best = 0.0
-        compared: set[uuid.UUID] = set()
-        for b in bands[i] if cluster else ():
-            for cand_id, cand_sig, cand_event, cand_index in by_band.get(b, ()):
-                if cand_id in compared:
-                    continue
-                compared.add(cand_id)
-                sim = similarity.signature_similarity(sigs[i], cand_sig)
-                if sim >= settings.duplicate_similarity and sim > best:
-                    best, original = sim, (cand_id, cand_event, cand_index)
+        original: tuple[uuid.UUID, state.FirstPost | None, int | None] | None = None
+        if cluster:
+            remembered, index = batch.original(sigs[i], fps[i], bands[i], settings.duplicate_similarity)
+            if remembered is not None:
+                original = (remembered.id, remembered, None)
+            elif index is not None:
+                original = (post_ids[index], None, index)
+            else:
+                batch.add_first(sigs[i], fps[i], bands[i], i)
         originals.append(original)
-        if original is None and cluster:
-            for b in bands[i]:
-                by_band.setdefault(b, []).append((post_ids[i], sigs[i], None, i))
     analyses: list[Any] = []
     for i, c in enumerate(fresh):
         o = originals[i]
@@ -490,56 +529,30 @@ async def ingest(
         elif o[2] is not None:
             analyses.append(analyses[o[2]])
         else:
-            r = stored_info[o[0]]
-            analyses.append(Understood(r.polarity, r.intensity, r.topic, list(r.must_respond or []), []))
+            r = o[1]
+            assert r is not None
+            analyses.append(Understood(r.polarity, r.intensity, r.topic, list(r.must_respond), []))
+    # Reposts of posts whose event is not in memory (closed, or quiet past the window): one query for all.
+    await batch.load_events(o[1].event_id for o in originals if o is not None and o[1] is not None and o[1].event_id)
 
-    # Active events of the batch's topics (bounded: last ``active_days``), loaded once.
-    topics = {a.topic for a in analyses}
-    events = list(
-        (
-            await session.scalars(
-                select(OpinionEvent).where(
-                    OpinionEvent.active.is_(True),
-                    OpinionEvent.topic.in_(topics),
-                    OpinionEvent.last_seen_at >= window_start,
-                )
-            )
-        ).all()
-    )
-    events_by_id = {e.id: e for e in events}
-    # Inverted index of the active events' words and places: a post is compared with the events it shares
-    # a word with, not with every active event (a burst of many matters stays linear).
-    by_term: dict[str, set[uuid.UUID]] = {}
-    by_place: dict[str, set[uuid.UUID]] = {}
-
-    def index(e: OpinionEvent) -> None:
-        for t in e.terms or {}:
-            by_term.setdefault(t, set()).add(e.id)
-        if e.place:
-            by_place.setdefault(e.place, set()).add(e.id)
-
-    for e in events:
-        index(e)
     generic = similarity.generic_words()
-    touched: dict[uuid.UUID, OpinionEvent] = {}
-    before: dict[uuid.UUID, int] = {e.id: e.risk_level for e in events}
-    rows: list[dict[str, Any]] = []
-    band_rows: list[dict[str, Any]] = []
+    touched: dict[uuid.UUID, state.EventState] = {}
+    rows: list[tuple[Any, ...]] = []
     dup_increments: Counter[uuid.UUID] = Counter()
     account_updates: dict[tuple[str, str], dt.datetime] = {}
-
-    post_events: list[OpinionEvent | None] = []
+    account_platforms = {p.value for p in ACCOUNT_PLATFORMS}
+    post_events: list[state.EventState | None] = []
+    first_posts: list[state.FirstPost] = []
     for i, (c, a) in enumerate(zip(fresh, analyses, strict=True)):
-        post_id = post_ids[i]
         d = c.data
         author_hash = author_pseudonym(key, d.author) if d.author else None
-        if author_hash and d.channel in {p.value for p in ACCOUNT_PLATFORMS}:
+        if author_hash and d.channel in account_platforms:
             prev = account_updates.get((d.channel, author_hash))
             account_updates[(d.channel, author_hash)] = max(prev, d.posted_at) if prev else d.posted_at
         department = d.department_id or directory.mentioned(c.text) or directory.for_topic(a.topic)
         original = originals[i]
         terms = similarity.terms_of(a.tokens)
-        event: OpinionEvent | None = None
+        event: state.EventState | None = None
         if not cluster:
             pass
         elif original is not None:
@@ -547,40 +560,13 @@ async def ingest(
             result.near_duplicates += 1
             if original[2] is not None:
                 event = post_events[original[2]]
-            else:
-                event = events_by_id.get(original[1]) if original[1] else None
-            if event is None and original[1] is not None:
-                event = await session.get(OpinionEvent, original[1])
-                if event is not None:
-                    events_by_id[event.id] = event
-                    before.setdefault(event.id, event.risk_level)
+            elif original[1] is not None and original[1].event_id is not None:
+                event = batch.event(original[1].event_id)
         else:
-            best_score = 0.0
-            weights = {t: similarity.term_weight(t, generic) for t in terms}
-            total = sum(weights.values()) or 1.0
-            # Candidates from the inverted index: events sharing a specific (non-generic) word or the place.
-            candidates: set[uuid.UUID] = set(by_place.get(d.place, ())) if d.place else set()
-            for t, w in weights.items():
-                if w >= 1.0:
-                    candidates.update(by_term.get(t, ()))
-            entities = {t for t in weights if similarity.is_entity(t, generic)}
-            for eid in candidates:
-                e = events_by_id[eid]
-                if e.topic != a.topic or not e.active:
-                    continue
-                event_terms = e.terms
-                if entities and not entities & event_terms.keys():
-                    # A local matter is its place or body: a post naming others is another matter,
-                    # however alike the complaint reads (the same wording is common to many matters).
-                    if any(similarity.is_entity(t, generic) for t in event_terms):
-                        continue
-                score = sum(w for t, w in weights.items() if t in event_terms) / total
-                if d.place and e.place and d.place == e.place:
-                    score += 0.15
-                if score >= settings.event_similarity and score > best_score:
-                    best_score, event = score, e
+            weights = similarity.term_weights(terms, generic)
+            event = batch.best_event(a.topic, d.place, weights, threshold=settings.event_similarity, generic=generic)
             if event is None:
-                event = OpinionEvent(
+                event = state.EventState(
                     id=uuid.uuid4(),
                     title=_title_of(c.text),
                     topic=a.topic,
@@ -603,87 +589,164 @@ async def ingest(
                     risk_level=0,
                     must_respond={},
                     staff_flags=[],
+                    detected_at=None,
                     alerted_level=-1,
+                    last_alert_at=None,
                     active=True,
+                    generation=batch.generation,
+                    new=True,
                 )
-                session.add(event)
-                events_by_id[event.id] = event
-            for b in bands[i]:
-                band_rows.append({"band": b, "post_id": post_id, "posted_at": d.posted_at})
+                batch.add_event(event)
         post_events.append(event)
         if event is not None:
             _fold_post(event, c, a, department, links.get(i), terms, is_repost=original is not None, settings=settings)
             touched[event.id] = event
             if original is None:
-                index(event)
+                batch.index_event(event, terms)
+        is_first = original is None and cluster
+        if is_first:
+            first_posts.append(
+                state.first_post(
+                    post_ids[i],
+                    sigs[i],
+                    event_id=event.id if event is not None else None,
+                    polarity=a.polarity,
+                    intensity=a.intensity,
+                    topic=a.topic,
+                    must_respond=a.must_respond,
+                    posted_at=d.posted_at,
+                    bands=bands[i],
+                )
+            )
         rows.append(
-            {
-                "id": post_id,
-                "channel": d.channel,
-                "channel_post_id": d.channel_post_id,
-                "author_hash": author_hash,
-                "text": c.text,
-                "link": d.link,
-                "posted_at": d.posted_at,
-                "received_at": now,
-                "likes": d.likes,
-                "shares": d.shares,
-                "comments": d.comments,
-                "place": d.place,
-                "department_hint_id": d.department_id,
-                "polarity": a.polarity,
-                "intensity": a.intensity,
-                "topic": a.topic,
-                "department_id": department,
-                "must_respond": a.must_respond,
-                "policy_item_id": links.get(i),
-                "signature": sigs[i] if original is None and cluster else None,
-                "duplicate_of_id": original[0] if original else None,
-                "duplicate_count": 0,
-                "event_id": event.id if event is not None else None,
-            }
+            (
+                post_ids[i],
+                d.channel,
+                d.channel_post_id,
+                author_hash,
+                c.text,
+                d.link,
+                d.posted_at,
+                now,
+                d.likes,
+                d.shares,
+                d.comments,
+                d.place,
+                d.department_id,
+                a.polarity,
+                a.intensity,
+                a.topic,
+                department,
+                json.dumps(a.must_respond, ensure_ascii=False),
+                links.get(i),
+                sigs[i] if is_first else None,
+                original[0] if original else None,
+                0,
+                event.id if event is not None else None,
+                batch.generation,
+            )
         )
+    # Originals in this batch are stored with their count; earlier ones are counted up by one UPDATE below.
+    in_batch = {post_ids[i]: i for i in range(len(fresh))}
+    for original_id, n in list(dup_increments.items()):
+        if original_id in in_batch:
+            row = rows[in_batch[original_id]]
+            rows[in_batch[original_id]] = (*row[:21], n, *row[22:])
+            del dup_increments[original_id]
 
-    await session.flush()  # new events exist before posts point at them
-    await session.execute(Post.__table__.insert(), rows)  # Core executemany: one prepared statement
-    if band_rows:
-        await session.execute(pg_insert(PostBand).on_conflict_do_nothing(), band_rows)
+    # Heat, risk and announcements of the touched events, before they are written.
+    detecting = [
+        e
+        for e in touched.values()
+        if e.policy_item_id is None and e.detected_at is None and e.post_count >= settings.detect_min_posts
+    ]
+    for e in touched.values():
+        _recompute(e, settings=settings)
+    if detecting:
+        # Once, when an event is detected: its words are then settled enough to compare with policies.
+        found = await policies_by_similarity(session, detecting)
+        for e in detecting:
+            e.policy_item_id = found.get(e.id)
+    out = Outgoing()
+    for e in touched.values():
+        e.generation = batch.generation
+        _announce_to(out, e, batch.before.get(e.id), settings=settings, now=now, result=result)
+
+    # Writes: a handful of statements whatever the batch's size.
+    await conn.copy_records_to_table("posts", records=rows, columns=_POST_COLUMNS)
+    new_events = [(*e.row(), now, now) for e in touched.values() if e.new]
+    if new_events:
+        await conn.executemany(_INSERT_EVENT, new_events)
+    changed = [(*e.row(), now) for e in touched.values() if not e.new]
+    if changed:
+        await conn.executemany(_UPDATE_EVENT, changed)
     if dup_increments:
-        counts = values(column("id", Uuid), column("n", Integer), name="dups").data(list(dup_increments.items()))
-        await session.execute(
-            update(Post)
-            .where(Post.id == counts.c.id)
-            .values(duplicate_count=Post.duplicate_count + counts.c.n)
-            .execution_options(synchronize_session=False)
+        await conn.execute(
+            "UPDATE posts SET duplicate_count = posts.duplicate_count + v.n"
+            " FROM unnest($1::uuid[], $2::int[]) AS v(id, n) WHERE posts.id = v.id",
+            list(dup_increments),
+            list(dup_increments.values()),
         )
     if account_updates:
         # One statement: only hashes that are registered accounts match (most authors are the public).
-        latest = values(
-            column("platform", String), column("handle_hash", String), column("at", DateTime(timezone=True)), name="upd"
-        ).data([(p, h, at) for (p, h), at in account_updates.items()])
-        await session.execute(
-            update(Account)
-            .where(
-                Account.platform == latest.c.platform,
-                Account.handle_hash == latest.c.handle_hash,
-                (Account.last_update_at.is_(None)) | (Account.last_update_at < latest.c.at),
-            )
-            .values(last_update_at=latest.c.at, last_update_source="posts")
-            .execution_options(synchronize_session=False)
+        await conn.execute(
+            "UPDATE accounts a SET last_update_at = v.at, last_update_source = 'posts', updated_at = $4"
+            " FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS v(platform, handle_hash, at)"
+            " WHERE a.platform = v.platform AND a.handle_hash = v.handle_hash"
+            " AND (a.last_update_at IS NULL OR a.last_update_at < v.at)",
+            [p for p, _ in account_updates],
+            [h for _, h in account_updates],
+            list(account_updates.values()),
+            now,
         )
+    await out.write(conn, now=now)
     result.stored = len(rows)
-
-    for event in touched.values():
-        _recompute(event, settings=settings)
-        if event.policy_item_id is None and event.detected_at is None and event.post_count >= settings.detect_min_posts:
-            # Once, when the event is detected: its words are then settled enough to compare with policies.
-            event.policy_item_id = await policy_by_similarity(session, event)
-        await _announce(session, event, before.get(event.id), settings=settings, now=now, result=result)
     result.event_ids = list(touched)
+    batch.keep(first_posts)
     log.info(
         "posts_ingested", source=source, stored=result.stored, duplicates=result.near_duplicates, events=len(touched)
     )
     return result
+
+
+_POST_COLUMNS = [
+    "id",
+    "channel",
+    "channel_post_id",
+    "author_hash",
+    "text",
+    "link",
+    "posted_at",
+    "received_at",
+    "likes",
+    "shares",
+    "comments",
+    "place",
+    "department_hint_id",
+    "polarity",
+    "intensity",
+    "topic",
+    "department_id",
+    "must_respond",
+    "policy_item_id",
+    "signature",
+    "duplicate_of_id",
+    "duplicate_count",
+    "event_id",
+    "generation",
+]
+_INSERT_EVENT = (
+    "INSERT INTO opinion_events ("
+    + ", ".join(state.EVENT_COLUMNS)
+    + ", created_at, updated_at) VALUES ("
+    + ", ".join(f"${k + 1}" for k in range(len(state.EVENT_COLUMNS) + 2))
+    + ")"
+)
+_UPDATE_EVENT = (
+    "UPDATE opinion_events SET "
+    + ", ".join(f"{name} = ${k + 1}" for k, name in enumerate(state.EVENT_COLUMNS) if name != "id")
+    + f", updated_at = ${len(state.EVENT_COLUMNS) + 1} WHERE id = $1"
+)
 
 
 def _title_of(text_: str) -> str:
@@ -801,26 +864,74 @@ def event_payload(event: OpinionEvent, previous: int | None = None) -> OpinionEv
     )
 
 
-async def _announce(
-    session: AsyncSession,
-    event: OpinionEvent,
+@dataclass
+class Outgoing:
+    """Alerts, response tasks and outbox events of one batch, written in one statement each."""
+
+    alerts: list[tuple[Any, ...]] = field(default_factory=list)
+    tasks: list[tuple[Any, ...]] = field(default_factory=list)
+    envelopes: list[Envelope] = field(default_factory=list)
+
+    def emit(self, event_type: str, payload: Any) -> None:
+        self.envelopes.append(new_envelope(event_type, payload))
+
+    async def write(self, conn: Any, *, now: dt.datetime) -> None:
+        if self.alerts:
+            await conn.executemany(
+                "INSERT INTO alerts (id, event_id, level, heat, raised_at) VALUES ($1, $2, $3, $4, $5)", self.alerts
+            )
+        if self.tasks:
+            await conn.executemany(
+                "INSERT INTO response_tasks (id, alert_id, event_id, department_id, level, stage, deadlines,"
+                " next_due_at, heat_at_alert, responses, history, created_at, updated_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+                [(*t, now) for t in self.tasks],
+            )
+        if self.envelopes:
+            await conn.executemany(
+                "INSERT INTO outbox (id, subject, envelope) VALUES ($1, $2, $3)",
+                [(e.id, e.subject, e.model_dump_json()) for e in self.envelopes],
+            )
+
+
+def _announce_to(
+    out: Outgoing,
+    event: Any,
     previous: int | None,
     *,
     settings: SentimentSettings,
     now: dt.datetime,
-    result: IngestResult | None = None,
+    result: IngestResult,
 ) -> None:
     if event.detected_at is None:
         if event.post_count + event.repost_count >= settings.detect_min_posts:
             event.detected_at = now
-            await emit(session, event_tables, EVENT_DETECTED_V1, event_payload(event))
+            out.emit(EVENT_DETECTED_V1, event_payload(event))
         else:
             return
     elif previous is not None and event.risk_level > previous:
-        await emit(session, event_tables, EVENT_ESCALATED_V1, event_payload(event, previous))
-    alert = await maybe_alert(session, event, settings=settings, now=now)
-    if alert is not None and result is not None:
-        result.alerts.append(alert.id)
+        out.emit(EVENT_ESCALATED_V1, event_payload(event, previous))
+    raised = _alert(event, settings=settings, now=now)
+    if raised is not None:
+        alert, task, payload = raised
+        out.alerts.append((alert["id"], alert["event_id"], alert["level"], alert["heat"], alert["raised_at"]))
+        out.tasks.append(
+            (
+                task["id"],
+                task["alert_id"],
+                task["event_id"],
+                task["department_id"],
+                task["level"],
+                task["stage"],
+                json.dumps(task["deadlines"], ensure_ascii=False),
+                task["next_due_at"],
+                task["heat_at_alert"],
+                json.dumps(task["responses"], ensure_ascii=False),
+                json.dumps(task["history"], ensure_ascii=False),
+            )
+        )
+        out.emit(ALERT_RAISED_V1, payload)
+        result.alerts.append(alert["id"])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -863,10 +974,11 @@ def _next_due(deadlines: list[dict[str, Any]]) -> dt.datetime | None:
     return min(open_) if open_ else None
 
 
-async def maybe_alert(
-    session: AsyncSession, event: OpinionEvent, *, settings: SentimentSettings, now: dt.datetime
-) -> Alert | None:
-    """sentiment.alert.raised once per level per event, not within the cool-down (the sweep raises it later)."""
+def _alert(
+    event: Any, *, settings: SentimentSettings, now: dt.datetime
+) -> tuple[dict[str, Any], dict[str, Any], AlertRaisedV1] | None:
+    """The alert, response task and sentiment.alert.raised of an event that reached a new level: once per level per
+    event, not within the cool-down (the sweep raises it later). Marks the event alerted."""
     if (
         event.detected_at is None
         or event.risk_level < settings.alert_min_level
@@ -878,44 +990,52 @@ async def maybe_alert(
         and (now - event.last_alert_at).total_seconds() < settings.alert_cooldown_seconds
     ):
         return None
-    alert = Alert(id=uuid.uuid4(), event_id=event.id, level=event.risk_level, heat=event.heat, raised_at=now)
-    session.add(alert)
+    alert = {"id": uuid.uuid4(), "event_id": event.id, "level": event.risk_level, "heat": event.heat, "raised_at": now}
     deadlines = deadlines_for(event.risk_level, now, settings)
-    task = ResponseTask(
-        id=uuid.uuid4(),
-        alert_id=alert.id,
-        event_id=event.id,
-        department_id=event.department_id,
-        level=event.risk_level,
-        stage=Stage.consult.value,
-        deadlines=deadlines,
-        next_due_at=_next_due(deadlines),
-        heat_at_alert=event.heat,
-        responses=[],
-        history=[{"at": now.isoformat(), "action": "created", "stage": Stage.consult.value, "actor": "system"}],
-    )
-    session.add(task)
+    task = {
+        "id": uuid.uuid4(),
+        "alert_id": alert["id"],
+        "event_id": event.id,
+        "department_id": event.department_id,
+        "level": event.risk_level,
+        "stage": Stage.consult.value,
+        "deadlines": deadlines,
+        "next_due_at": _next_due(deadlines),
+        "heat_at_alert": event.heat,
+        "responses": [],
+        "history": [{"at": now.isoformat(), "action": "created", "stage": Stage.consult.value, "actor": "system"}],
+    }
     event.alerted_level = event.risk_level
     event.last_alert_at = now
-    await emit(
-        session,
-        event_tables,
-        ALERT_RAISED_V1,
-        AlertRaisedV1(
-            alert_id=alert.id,
-            event_id=event.id,
-            title=event.title,
-            topic=event.topic,
-            level=event.risk_level,
-            level_label=RISK_LABELS[event.risk_level],
-            heat=event.heat,
-            department_id=event.department_id,
-            policy_item_id=event.policy_item_id,
-            response_task_id=task.id,
-            deadlines=[DeadlineV1.model_validate(d) for d in deadlines],
-            raised_at=now,
-        ),
+    payload = AlertRaisedV1(
+        alert_id=alert["id"],
+        event_id=event.id,
+        title=event.title,
+        topic=event.topic,
+        level=event.risk_level,
+        level_label=RISK_LABELS[event.risk_level],
+        heat=event.heat,
+        department_id=event.department_id,
+        policy_item_id=event.policy_item_id,
+        response_task_id=task["id"],
+        deadlines=[DeadlineV1.model_validate(d) for d in deadlines],
+        raised_at=now,
     )
+    return alert, task, payload
+
+
+async def maybe_alert(
+    session: AsyncSession, event: OpinionEvent, *, settings: SentimentSettings, now: dt.datetime
+) -> Alert | None:
+    """sentiment.alert.raised once per level per event, not within the cool-down (the sweep raises it later)."""
+    raised = _alert(event, settings=settings, now=now)
+    if raised is None:
+        return None
+    alert_row, task_row, payload = raised
+    alert = Alert(**alert_row)
+    session.add(alert)
+    session.add(ResponseTask(**task_row))
+    await emit(session, event_tables, ALERT_RAISED_V1, payload)
     return alert
 
 
@@ -927,10 +1047,12 @@ async def flag_event(
         raise ValidationFailed.for_field(
             "body.category", "未知情形，可选：" + "、".join(lexicons().must_respond), "unknown_category"
         )
+    generation = await state.bump(session)  # before the event's row lock, as ingestion takes them
     event = await session.get(OpinionEvent, event_id, with_for_update=True)
     if event is None:
         raise NotFound("没有这个舆情事件")
     require_event_access(principal, event)
+    event.generation = generation
     if category not in (event.staff_flags or []):
         event.staff_flags = [*(event.staff_flags or []), category]
     previous = event.risk_level
@@ -1289,41 +1411,42 @@ async def sweep_responses(
             task.due_soon_notified_at = now
             await emit(session, event_tables, RESPONSE_DUE_SOON_V1, payload)
     cooldown = now - dt.timedelta(seconds=settings.alert_cooldown_seconds)
-    waiting = (
-        await session.scalars(
-            select(OpinionEvent).where(
-                OpinionEvent.active.is_(True),
-                OpinionEvent.detected_at.is_not(None),
-                OpinionEvent.risk_level >= settings.alert_min_level,
-                OpinionEvent.risk_level > OpinionEvent.alerted_level,
-                (OpinionEvent.last_alert_at.is_(None)) | (OpinionEvent.last_alert_at <= cooldown),
-            )
-        )
-    ).all()
-    for event in waiting:
-        await maybe_alert(session, event, settings=settings, now=now)
+    waiting = select(OpinionEvent).where(
+        OpinionEvent.active.is_(True),
+        OpinionEvent.detected_at.is_not(None),
+        OpinionEvent.risk_level >= settings.alert_min_level,
+        OpinionEvent.risk_level > OpinionEvent.alerted_level,
+        (OpinionEvent.last_alert_at.is_(None)) | (OpinionEvent.last_alert_at <= cooldown),
+    )
+    if await session.scalar(select(waiting.exists())):
+        # Alerting changes events: under the ingest lock, and read again under it.
+        generation = await state.bump(session)
+        for event in (await session.scalars(waiting.execution_options(populate_existing=True))).all():
+            event.generation = generation
+            await maybe_alert(session, event, settings=settings, now=now)
 
 
 async def sweep_retention(
     session: AsyncSession, *, settings: SentimentSettings, now: dt.datetime | None = None
 ) -> None:
-    """Bounded memory: events without posts for ``active_days`` leave the active set; old LSH bands go."""
+    """Bounded memory: events without posts for ``active_days`` leave the active set (each process's memory drops
+    them and the first posts past the window by itself, gongkai_sentiment.state)."""
     now = now or utcnow()
     limit = now - dt.timedelta(days=settings.active_days)
-    await session.execute(
-        update(OpinionEvent)
-        .where(OpinionEvent.active.is_(True), OpinionEvent.last_seen_at < limit)
-        .values(active=False)
-    )
-    await session.execute(delete(PostBand).where(PostBand.posted_at < limit))
+    stale = OpinionEvent.active.is_(True), OpinionEvent.last_seen_at < limit
+    if await session.scalar(select(select(OpinionEvent.id).where(*stale).exists())):
+        generation = await state.bump(session)
+        await session.execute(update(OpinionEvent).where(*stale).values(active=False, generation=generation))
 
 
 async def close_event(session: AsyncSession, *, event_id: uuid.UUID, principal: Principal) -> OpinionEvent:
+    generation = await state.bump(session)
     event = await session.get(OpinionEvent, event_id, with_for_update=True)
     if event is None:
         raise NotFound("没有这个舆情事件")
     require_event_access(principal, event)
     event.active = False
+    event.generation = generation
     return event
 
 

@@ -27,6 +27,9 @@ class SentimentSettings(ServiceSettings):
     event_similarity: float = Field(default=0.3, gt=0, le=1)
     #: Events and near-duplicate candidates stay active this long after their last post (bounded memory).
     active_days: int = Field(default=7, ge=1)
+    #: Recent first posts (near-duplicate candidates) each process keeps in memory, the most recent first
+    #: (~1.5 KB each): a repost of an older one within the window is not recognised as a near-duplicate.
+    duplicate_index_limit: int = Field(default=100_000, ge=100)
     #: Keep at most this many terms per event (its bounded centroid).
     event_terms: int = Field(default=40, ge=5)
     #: A cluster is announced (sentiment.event.detected) from this many distinct posts on.

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import functools
 import operator
+import re
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from gongkai_shared.text import STOP_WORDS, shingles
+from gongkai_shared.text import STOP_WORDS, normalize, shingles
 
 from gongkai_sentiment.classifier import lexicons
 
@@ -48,15 +49,42 @@ def _hash(shingle: str) -> int:
     return (zlib.crc32(raw) << 31) ^ zlib.crc32(raw, _SEED)
 
 
+#: shingle → (bin, value) of its hash, remembered: shingles of one language repeat from post to post.
+_PARTS: dict[str, tuple[int, int]] = {}
+_PARTS_LIMIT = 1_000_000
+_WORD_PART = re.compile(r"[^\W_]+")
+
+
+def _parts(shingle: str) -> tuple[int, int]:
+    h = _hash(shingle)
+    if len(_PARTS) > _PARTS_LIMIT:
+        _PARTS.clear()  # bounded
+    parts = _PARTS[shingle] = (h % BINS, h // BINS)
+    return parts
+
+
+def _shingles(text: str) -> set[str]:
+    """gongkai_shared.text.shingles(text, 2), without its cost of a second normalisation when ``text`` is
+    already normalised (normalising is idempotent, so the result is the same either way)."""
+    if normalize(text) != text:
+        return shingles(text, 2)
+    chars = "".join(_WORD_PART.findall(text))
+    if len(chars) < 2:
+        return {chars} if chars else set()
+    return {chars[i : i + 2] for i in range(len(chars) - 1)}
+
+
 def signature(text: str) -> list[int]:
     """The OPH signature of ``text``'s 2-shingles (``BINS`` signed-64-bit-safe integers)."""
     bins = [_EMPTY] * BINS
-    for s in shingles(text, 2):
-        h = _hash(s)
-        b = h % BINS
-        v = h // BINS
+    get = _PARTS.get
+    for s in _shingles(text):
+        p = get(s) or _parts(s)
+        b, v = p
         if v < bins[b]:
             bins[b] = v
+    if _EMPTY not in bins:
+        return bins
     if all(v == _EMPTY for v in bins):
         return bins
     out = list(bins)
@@ -81,11 +109,13 @@ def signature_similarity(a: Sequence[int], b: Sequence[int]) -> float:
 
 
 def band_keys(sig: Sequence[int]) -> list[int]:
-    """One 63-bit key per band (the band number is part of the key)."""
+    """One 63-bit key per band (the band number is part of the key): CRC-32 twice of ``"<band>:<v>,<v>,…"``."""
     out = []
+    crc32 = zlib.crc32
     for band in range(BANDS):
-        raw = f"{band}:" + ",".join(str(v) for v in sig[band * ROWS : (band + 1) * ROWS])
-        out.append(((zlib.crc32(raw.encode()) << 31) ^ zlib.crc32(raw.encode(), _SEED)) & _EMPTY)
+        vals = sig[band * ROWS : (band + 1) * ROWS]
+        raw = (b"%d:" % band) + b",".join(b"%d" % v for v in vals)
+        out.append(((crc32(raw) << 31) ^ crc32(raw, _SEED)) & _EMPTY)
     return out
 
 
@@ -100,9 +130,21 @@ def _generic_words() -> frozenset[str]:
     return frozenset(words)
 
 
+_IS_TERM: dict[str, bool] = {}
+
+
 def terms_of(tokens: Iterable[str]) -> list[str]:
     """Content words of a post: two characters or more, not function words."""
-    return [t for t in tokens if len(t) >= 2 and t not in STOP_WORDS and not t.isdigit()]
+    tokens = tokens if isinstance(tokens, list | tuple) else list(tokens)
+    known = _IS_TERM
+    try:
+        return [t for t in tokens if known[t]]
+    except KeyError:
+        if len(known) > 500_000:
+            known.clear()  # bounded
+        for t in tokens:
+            known[t] = len(t) >= 2 and t not in STOP_WORDS and not t.isdigit()
+        return [t for t in tokens if known[t]]
 
 
 def term_weight(term: str, generic: frozenset[str] | None = None) -> float:
@@ -112,6 +154,23 @@ def term_weight(term: str, generic: frozenset[str] | None = None) -> float:
     if len(term) >= 3 or term.endswith(_ENTITY_ENDINGS):
         return 2.0  # places and names (城东区, 宏达化工厂) say the most
     return 1.0
+
+
+_WEIGHTS: dict[tuple[str, frozenset[str]], float] = {}
+
+
+def term_weights(terms: Iterable[str], generic: frozenset[str]) -> dict[str, float]:
+    """{term: term_weight(term, generic)} of a post's terms (remembered per term and lexicon)."""
+    out = {}
+    known = _WEIGHTS
+    for t in terms:
+        w = known.get((t, generic))
+        if w is None:
+            if len(known) > 500_000:
+                known.clear()  # bounded
+            w = known[(t, generic)] = term_weight(t, generic)
+        out[t] = w
+    return out
 
 
 def is_entity(term: str, generic: frozenset[str]) -> bool:
