@@ -185,3 +185,62 @@ def test_interpretation_in_own_words_with_forms_and_links_scores_high() -> None:
     unlinked = check(text=own, forms={"text"}, policy_body=NEW, policy_linked=False, supersedes=True)
     assert {r.code: r.points for r in unlinked.reasons} == {"elements": 40, "copied": 35, "forms": 0, "linked": 0}
     assert check(text="", policy_body=NEW, policy_linked=True).score == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Behaviour the faster drafting (bench/interpretation.py) must keep: headings at the very start and
+# after blank or indented lines, figures written in Chinese numerals only, clause selection around
+# several matches, the clauses that hold a sentence's figures, an article line with no words.
+# --------------------------------------------------------------------------------------------
+
+
+def test_headings_at_the_start_after_blank_lines_and_indented_keep_their_offsets() -> None:
+    text = (
+        "第一章　总则\n\n\u3000\u3000第一条　为了测试，制定本办法。\n  第二条 本办法自公布之日起施行。\n"
+        "第二章\n一、要求\n（一）细则"
+    )
+    headings = structure(text)
+    assert [(h.level, h.label, h.title, text[h.start : h.start + len(h.label)]) for h in headings] == [
+        (1, "第一章", "总则", "第一章"),
+        (2, "第一条", "为了测试，制定本办法。", "第一条"),
+        (2, "第二条", "本办法自公布之日起施行。", "第二条"),
+        (1, "第二章", "", "第二章"),
+        (3, "一、", "要求", "一、"),
+        (4, "（一）", "细则", "（一）"),
+    ]
+    articles = {s.text: s.article for s in split_sentences(text)}
+    assert articles["第二条 本办法自公布之日起施行。"] == "第二条" and articles["一、要求"] is None
+
+
+def test_figures_in_chinese_numerals_only_and_what_is_not_a_figure() -> None:
+    text = "期限三个月，补助五万元，比例百分之五十，提高两倍，十五个工作日内办结；第十条、一次性、第三章不是数字。"
+    assert [(f.text, f.kind) for f in find_figures(text)] == [
+        ("三个月", "duration"),
+        ("五万元", "amount"),
+        ("百分之五十", "percent"),
+        ("两倍", "count"),
+        ("十五个工作日", "duration"),
+    ]
+    for f in find_figures(text, offset=7):
+        assert text[f.start - 7 : f.end - 7] == f.text
+
+
+def test_clauses_around_several_matches_are_kept_once_in_order() -> None:
+    """目标任务 keeps each matching clause and the two after it: overlapping ranges merge, in order."""
+    draft = make_draft("标题", "标题\n目标明确，任务清楚，甲，乙，丙，丁。\n确保落实，戊，己，庚，力争完成，辛。")
+    assert [e.text for e in draft.elements["goals"]] == [
+        "目标明确，任务清楚，甲，乙。",
+        "确保落实，戊，己，力争完成，辛。",
+    ]
+
+
+def test_standards_keep_the_clauses_holding_the_sentences_figures() -> None:
+    draft = make_draft("标题", "标题\n第三条　补助标准为每月800元，由街道审核，审核在5个工作日内完成，另行公布。")
+    [standard] = draft.elements["standards"]
+    assert standard.text == "（第三条）金额、期限：补助标准为每月800元，审核在5个工作日内完成。"
+    assert [f.text for f in standard.figures] == ["800元", "5个工作日"]
+
+
+def test_an_article_line_without_words_does_not_break_the_draft() -> None:
+    draft = make_draft("", "第一章　总则\n第一条：\n第二条　本办法自公布之日起施行。")
+    assert draft.elements["main_content"][1].text.startswith("第一章“总则”（第一条至第二条）：第一条；")

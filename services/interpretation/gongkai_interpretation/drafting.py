@@ -12,14 +12,19 @@ interpretation that merely excerpts or compresses the document is forbidden (文
 domain.md §4); the quality check (quality.py) measures how much of the final text is copied.
 
 Cost: one pass of precompiled regular expressions over the sentences; linear in the length of the
-policy (bench/interpretation.py measures it beside rjieba segmentation of the same text).
+policy (bench/interpretation.py measures it beside rjieba segmentation of the same text). What a short
+policy costs is mostly fixed work per sentence and per draft entry, kept small: the chapter and article
+headings are found once for both the sentences and the structure (by patterns that start with a literal
+"\n", which the regex engine finds fast, instead of "^" tried at every position), figures are tried only
+where a run of numerals can start one, a sentence's body and clauses are split once however many elements
+use them, no pattern is compiled per call, and the named tuples are built with ``tuple.__new__``.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -80,6 +85,11 @@ _CN = "零〇一二两三四五六七八九十百千"
 CHAPTER_RE = re.compile(rf"^[ \t\u3000]*(第[{_CN}\d]+[章节])[ \t\u3000]*([^\n]*)$", re.M)
 ARTICLE_RE = re.compile(rf"^[ \t\u3000]*(第[{_CN}\d]+条)[ \t\u3000]*", re.M)
 OUTLINE_RE = re.compile(rf"^[ \t\u3000]*([{_CN}]+、|（[{_CN}]+）|\([{_CN}]+\)|\d+[\.．、](?!\d))[ \t\u3000]*", re.M)
+# The same three, run over "\n" + text: a pattern that starts with a literal "\n" is searched for that
+# character (fast) instead of being tried at every position as "^" is; offsets are then one more.
+_CHAPTER_AT_LINE = re.compile("\n" + CHAPTER_RE.pattern[1:], re.M)
+_ARTICLE_AT_LINE = re.compile("\n" + ARTICLE_RE.pattern[1:])
+_OUTLINE_AT_LINE = re.compile("\n" + OUTLINE_RE.pattern[1:])
 # A sentence ends at 。！？；, or at the end of a line (headings, titles, list items without a full stop);
 # leading blanks are not part of it.
 _SENTENCE_RE = re.compile(r"[^。！？；!?;\n \t\u3000\r][^。！？；!?;\n]*[。！？；!?;]*")
@@ -113,6 +123,9 @@ _TERM_RE = re.compile(
 _CAUTION_RE = re.compile(r"不得|禁止|严禁|应当|必须|须")
 _BENEFIT_RE = re.compile(r"补贴|补助|减免|优惠|奖励|免费|救助金|扶持|资助|奖补|减征|免征")
 _STANDARD_HINT_RE = re.compile(r"标准|不超过|不低于|以内|以上|以下|最高|最低|期限|时限")
+_APPLIES_TO_RE = re.compile(r"适用于(.+)")
+_TERM_PREFIX_RE = re.compile(r"^.*?所称")
+_TITLE_END_RE = re.compile(r"[。；]")
 
 
 def cn_number(label: str) -> int | None:
@@ -248,6 +261,11 @@ class Draft:
         }
 
 
+#: ``tuple.__new__(Sentence, (…))`` builds a named tuple without the Python-level ``__new__`` of
+#: ``typing.NamedTuple`` (its keyword handling costs more than the tuple; every field is given).
+_new = tuple.__new__
+
+
 def highlight(text: str, figures: Iterable[Figure]) -> str:
     """``text`` with each figure marked 【…】 (the figures a reader must not miss)."""
     out = text
@@ -258,13 +276,21 @@ def highlight(text: str, figures: Iterable[Figure]) -> str:
 
 # Where a figure can start: a run of digits or Chinese numerals. Scanning for these runs and trying the
 # figure pattern only there is ~10× faster than letting the pattern's alternation try every position.
-_NUMERAL_RUN = re.compile(r"[\d零〇一二两三四五六七八九十百千万]+")
+# A run of Chinese numerals alone can only start a figure when the character after it can continue one
+# (元, 亿元, 百分之, 个月, 工作日, 人次 …: the first characters after the numerals in ``_FIGURE_RE``), so only
+# those runs, and every run holding a digit, are tried (the others are the 第X条/第X章 labels, 一次性 …).
+_NUMERALS = "零〇一二两三四五六七八九十百千万"
+_FIGURE_NEXT = "元亿分个工自日天周小年倍人户家项次名平亩岁公吨套辆"
+# One character class first, so that the scan skips every other character quickly.
+_NUMERAL_RUN = re.compile(
+    rf"[\d{_NUMERALS}](?:(?<=\d)[\d{_NUMERALS}]*|[{_NUMERALS}]*\d[\d{_NUMERALS}]*|[{_NUMERALS}]*(?=[{_FIGURE_NEXT}]))"
+)
 _DIGIT = re.compile(r"\d")
 
 
-def _figure_spans(text: str) -> list[tuple[int, int, str, str]]:
-    """(start, end, kind, text) of each figure of ``text``, in order."""
-    out: list[tuple[int, int, str, str]] = []
+def _figures(text: str, offset: int = 0) -> list[Figure]:
+    """Each figure of ``text``, in order (offsets plus ``offset``)."""
+    out: list[Figure] = []
     reach = 0
     match = _FIGURE_RE.match
     for run in _NUMERAL_RUN.finditer(text):
@@ -272,27 +298,50 @@ def _figure_spans(text: str) -> list[tuple[int, int, str, str]]:
         if at < reach:
             continue
         m = match(text, at)
-        if m is None and not run.group()[0].isdigit():
-            digit = _DIGIT.search(run.group())
-            m = match(text, at + digit.start()) if digit else None
-        if m is not None:
-            out.append((m.start(), m.end(), m.lastgroup or "count", m.group()))
-            reach = m.end()
+        if m is None:
+            found = run.group()
+            if found[0].isdigit() or (digit := _DIGIT.search(found)) is None:
+                continue
+            m = match(text, at + digit.start())
+            if m is None:
+                continue
+        start, reach = m.span()
+        out.append(_new(Figure, (m.group(), m.lastgroup or "count", start + offset, reach + offset)))
     return out
 
 
 def find_figures(text: str, offset: int = 0) -> list[Figure]:
     """Amounts (元/万元), percentages, dates, periods (days, months, years) and counts in ``text``."""
-    return [Figure(t, kind, offset + a, offset + b) for a, b, kind, t in _figure_spans(text)]
+    return _figures(text, offset)
+
+
+class _Marks(NamedTuple):
+    """The chapter and article headings of a text, found once for both sentences and structure:
+    chapters as (offset of 第, 第X章, rest of the line), articles as (offset of 第, 第X条)."""
+
+    chapters: list[tuple[int, str, str]]
+    articles: list[tuple[int, str]]
+
+
+def _marks(text: str) -> _Marks:
+    lined = "\n" + text
+    return _Marks(
+        [(m.start(1) - 1, m.group(1), m.group(2)) for m in _CHAPTER_AT_LINE.finditer(lined)],
+        [(m.start(1) - 1, m.group(1)) for m in _ARTICLE_AT_LINE.finditer(lined)],
+    )
 
 
 def split_sentences(text: str) -> list[Sentence]:
     """Sentences with offsets in ``text``; each knows the article (第X条) and chapter it sits in."""
-    articles = [(m.start(1), m.group(1)) for m in ARTICLE_RE.finditer(text)]
-    chapters = [
-        (m.start(1), m.group(1) + ("　" + m.group(2).strip() if m.group(2).strip() else ""))
-        for m in CHAPTER_RE.finditer(text)
-    ]
+    return _split_sentences(text, _marks(text))
+
+
+def _split_sentences(text: str, marks: _Marks) -> list[Sentence]:
+    articles = marks.articles
+    chapters = []
+    for pos, label, rest in marks.chapters:
+        name = rest.strip()
+        chapters.append((pos, label + ("　" + name if name else "")))
     out: list[Sentence] = []
     ai = ci = 0
     article: str | None = None
@@ -311,43 +360,46 @@ def split_sentences(text: str) -> list[Sentence]:
             chapter = chapters[ci][1]
             article = None if (ai == 0 or articles[ai - 1][0] < chapters[ci][0]) else article
             ci += 1
-        out.append(Sentence(len(out), start, end, stripped, article, chapter))
+        out.append(_new(Sentence, (len(out), start, end, stripped, article, chapter)))
     return out
 
 
 def structure(text: str, sentences: Sequence[Sentence] | None = None) -> list[Heading]:
     """The headings of the document, in order: chapters and sections, articles, outline headings."""
-    sentences = sentences if sentences is not None else split_sentences(text)
+    marks = _marks(text)
+    return _structure(text, sentences if sentences is not None else _split_sentences(text, marks), marks)
+
+
+def _structure(text: str, sentences: Sequence[Sentence], marks: _Marks) -> list[Heading]:
     starts = [s.start for s in sentences]
-
-    def sentence_at(pos: int) -> int | None:
-        # The sentence that holds offset ``pos``.
-        at = bisect_right(starts, pos)
-        return sentences[at - 1].id if at else None
-
+    # The sentence holding offset ``pos``: sentences[bisect_right(starts, pos) - 1].
     found: list[Heading] = []
-    for m in CHAPTER_RE.finditer(text):
-        level = 1
-        found.append(Heading(level, m.group(1), m.group(2).strip(), m.start(1), sentence_at(m.start(1))))
-    for m in ARTICLE_RE.finditer(text):
-        sid = sentence_at(m.start(1))
-        first = sentences[sid].text if sid is not None else ""
-        title = first[len(m.group(1)) :].strip(" \u3000")[:40]
-        found.append(Heading(2, m.group(1), title, m.start(1), sid))
-    for m in OUTLINE_RE.finditer(text):
+    for pos, label, rest in marks.chapters:
+        at = bisect_right(starts, pos)
+        found.append(_new(Heading, (1, label, rest.strip(), pos, sentences[at - 1].id if at else None)))
+    for pos, label in marks.articles:
+        at = bisect_right(starts, pos)
+        if at:
+            holder = sentences[at - 1]
+            title = holder.text[len(label) :].strip(" \u3000")[:40]
+            found.append(_new(Heading, (2, label, title, pos, holder.id)))
+        else:
+            found.append(_new(Heading, (2, label, "", pos, None)))
+    for m in _OUTLINE_AT_LINE.finditer("\n" + text):
         label = m.group(1)
         level = 3 if label.endswith("、") and not label[0].isdigit() else 4 if label[0] in "（(" else 5
-        sid = sentence_at(m.start(1))
-        line_end = text.find("\n", m.end())
-        line = text[m.end() : line_end if line_end != -1 else len(text)]
-        title = re.split(r"[。；]", line, maxsplit=1)[0].strip()[:40]
-        found.append(Heading(level, label, title, m.start(1), sid))
-    found.sort(key=lambda h: h.start)
+        pos, after = m.start(1) - 1, m.end() - 1
+        at = bisect_right(starts, pos)
+        line_end = text.find("\n", after)
+        line = text[after : line_end if line_end != -1 else len(text)]
+        title = _TITLE_END_RE.split(line, maxsplit=1)[0].strip()[:40]
+        found.append(_new(Heading, (level, label, title, pos, sentences[at - 1].id if at else None)))
+    found.sort(key=_start)
     return found
 
 
-def _source(s: Sentence) -> tuple[tuple[int, ...], tuple[tuple[int, int], ...]]:
-    return (s.id,), ((s.start, s.end),)
+def _start(h: Heading) -> int:
+    return h.start
 
 
 def _body(s: Sentence) -> str:
@@ -358,22 +410,27 @@ def _body(s: Sentence) -> str:
     return text.strip(" \u3000").rstrip("。；;！!？?")
 
 
-def _where(s: Sentence) -> str:
-    return f"（{s.article}）" if s.article else ""
-
-
 def _clauses(text: str) -> list[str]:
-    return [c.strip() for c in _CLAUSE_SPLIT.split(text) if c.strip()]
+    return [c for part in _CLAUSE_SPLIT.split(text) if (c := part.strip())]
 
 
-def _matching_clauses(s: Sentence, pattern: re.Pattern[str], *, following: int = 0) -> str:
-    """The clauses of ``s`` that match ``pattern`` (and up to ``following`` clauses after each)."""
-    parts = _clauses(_body(s))
-    keep: list[int] = []
-    for i, part in enumerate(parts):
-        if pattern.search(part):
-            keep.extend(range(i, min(len(parts), i + following + 1)))
-    return "，".join(parts[i] for i in sorted(set(keep)))
+def _pick(parts: Sequence[str], test: Callable[[str], object], following: int = 0) -> str:
+    """The clauses ``parts`` of a sentence that pass ``test`` (and up to ``following`` clauses after each),
+    in order, each once, joined with "，"."""
+    if not following:
+        return "，".join([part for part in parts if test(part)])
+    hits = [i for i, part in enumerate(parts) if test(part)]
+    if not hits:
+        return ""
+    if len(hits) == 1:
+        return "，".join(parts[hits[0] : hits[0] + following + 1])
+    chosen: list[str] = []
+    upto = 0  # the ranges [i, i + following] of the hits, merged
+    for i in hits:
+        end = i + following + 1
+        chosen.extend(parts[max(i, upto) : end])
+        upto = max(upto, end)
+    return "，".join(chosen)
 
 
 class _Collector:
@@ -422,8 +479,9 @@ def make_draft(
     ``differences``: the clause differences from the superseded policy (diff.py), or their summary
     lines as stored, each with the ids of the new policy's sentences it concerns.
     """
-    sentences = split_sentences(body)
-    headings = structure(body, sentences)
+    marks = _marks(body)
+    sentences = _split_sentences(body, marks)
+    headings = _structure(body, sentences, marks)
     out = _Collector()
     title = title.strip() or (sentences[0].text if sentences else "")
 
@@ -440,70 +498,116 @@ def make_draft(
     scope_done: set[int] = set()
     term_names: list[tuple[str, Sentence]] = []
     # Figures in one pass over the whole text, handed to the sentences that hold them.
-    all_figures = _figure_spans(body)
-    figure_starts = [f[0] for f in all_figures]
+    all_figures = _figures(body)
+    figure_starts = [f.start for f in all_figures]
     fi = 0
-    full = out.full
+    # One pass over the sentences; each element's list is appended to directly (at most MAX_PER_ELEMENT, the
+    # rest counted as omitted), and a sentence's body and clauses are computed once, when first needed.
+    elements = out.elements
+    goals, scope, terms = elements["goals"], elements["scope"], elements["terms"]
+    standards, cautions, benefits = elements["standards"], elements["cautions"], elements["benefits"]
+    skipped = dict.fromkeys(("goals", "scope", "terms", "standards", "cautions", "benefits"), 0)
+    most = MAX_PER_ELEMENT
+    goal_search, scope_search, caution_search = _GOAL_RE.search, _SCOPE_RE.search, _CAUTION_RE.search
+    benefit_search, hint_search = _BENEFIT_RE.search, _STANDARD_HINT_RE.search
     for s in sentences:
         if (s.article is None and s.id == 0) or (s.chapter is not None and s.text == s.chapter):
             continue  # the title, a chapter heading
+        text = s.text
         fi = bisect_left(figure_starts, s.start, fi)
         fj = bisect_left(figure_starts, s.end, fi)
-        text = s.text
-        figures = [Figure(f[3], f[2], f[0], f[1]) for f in all_figures[fi:fj]] if fj > fi else []
+        figures = all_figures[fi:fj]
+        source, span = (s.id,), ((s.start, s.end),)
+        where = f"（{s.article}）" if s.article else ""
+        body_s: str | None = None  # _body(s), on first use
+        parts: list[str] | None = None  # its clauses, on first use
         # 目标任务
-        if _GOAL_RE.search(text):
-            if full("goals"):
-                out.skip("goals")
-            elif clause := _matching_clauses(s, _GOAL_RE, following=2):
-                out.add("goals", f"{_where(s)}{clause}。", [s], [f for f in figures if f.text in clause])
-        # 适用范围
-        if _SCOPE_RE.search(text):
-            if full("scope"):
-                out.skip("scope")
+        if goal_search(text):
+            if len(goals) >= most:
+                skipped["goals"] += 1
             else:
-                m = re.search(r"适用于(.+)", _body(s))
-                line = (
-                    f"适用范围：{m.group(1)}。" if m else f"{_where(s)}{_matching_clauses(s, _SCOPE_RE, following=1)}。"
-                )
-                out.add("scope", line, [s])
+                body_s = _body(s)
+                parts = _clauses(body_s)
+                if clause := _pick(parts, goal_search, 2):
+                    found = tuple([f for f in figures if f.text in clause]) if figures else ()
+                    goals.append(_new(DraftSentence, (f"{where}{clause}。", source, span, found)))
+        # 适用范围
+        if scope_search(text):
+            if len(scope) >= most:
+                skipped["scope"] += 1
+            else:
+                if body_s is None:
+                    body_s = _body(s)
+                m = _APPLIES_TO_RE.search(body_s)
+                if m:
+                    line = f"适用范围：{m.group(1)}。"
+                else:
+                    if parts is None:
+                        parts = _clauses(body_s)
+                    line = f"{where}{_pick(parts, scope_search, 1)}。"
+                scope.append(_new(DraftSentence, (line, source, span, ())))
                 scope_done.add(s.id)
         # 关键词注释 (本办法所称…是指…)
         if "是指" in text:
-            if full("terms"):
-                out.skip("terms")
-            elif term := _TERM_RE.search(_body(s)):
-                name = re.sub(r"^.*?所称", "", term.group(1)).strip("“”\"' ")
-                meaning = term.group(2).strip().rstrip("。")
-                out.add("terms", f"【{name}】：指{meaning}。", [s])
-                term_names.append((name, s))
-                if "所称" in text and s.id not in scope_done and not full("scope"):
-                    out.add("scope", f"所称“{name}”的范围：{meaning}。", [s])
+            if len(terms) >= most:
+                skipped["terms"] += 1
+            else:
+                if body_s is None:
+                    body_s = _body(s)
+                if term := _TERM_RE.search(body_s):
+                    name = _TERM_PREFIX_RE.sub("", term.group(1)).strip("“”\"' ")
+                    meaning = term.group(2).strip().rstrip("。")
+                    terms.append(_new(DraftSentence, (f"【{name}】：指{meaning}。", source, span, ())))
+                    term_names.append((name, s))
+                    if "所称" in text and s.id not in scope_done and len(scope) < most:
+                        scope.append(_new(DraftSentence, (f"所称“{name}”的范围：{meaning}。", source, span, ())))
         # 执行标准: sentences with figures (the effective date included)
         if figures:
-            if full("standards"):
-                out.skip("standards")
+            if len(standards) >= most:
+                skipped["standards"] += 1
             else:
-                clause = _matching_clauses(s, re.compile("|".join(re.escape(f.text) for f in figures)))
-                label = "、".join(dict.fromkeys(f.kind_label for f in figures))
-                out.add("standards", f"{_where(s)}{label}：{clause}。", [s], figures)
-        elif "标准" in text and _STANDARD_HINT_RE.search(text):
-            if full("standards"):
-                out.skip("standards")
+                if parts is None:
+                    parts = _clauses(body_s if body_s is not None else _body(s))
+                # The clauses holding one of the figures (as text).
+                if len(figures) == 1:
+                    only = figures[0].text
+                    chosen = [part for part in parts if only in part]
+                else:
+                    texts = [f.text for f in figures]
+                    chosen = [part for part in parts if any([t in part for t in texts])]
+                label = "、".join(dict.fromkeys([f.kind_label for f in figures]))
+                line = f"{where}{label}：{'，'.join(chosen)}。"
+                standards.append(_new(DraftSentence, (line, source, span, tuple(figures))))
+        elif "标准" in text and hint_search(text):
+            if len(standards) >= most:
+                skipped["standards"] += 1
             else:
-                out.add("standards", f"{_where(s)}{_matching_clauses(s, _STANDARD_HINT_RE)}。", [s])
+                if parts is None:
+                    parts = _clauses(body_s if body_s is not None else _body(s))
+                standards.append(_new(DraftSentence, (f"{where}{_pick(parts, hint_search)}。", source, span, ())))
         # 注意事项
-        if _CAUTION_RE.search(text):
-            if full("cautions"):
-                out.skip("cautions")
-            elif clause := _matching_clauses(s, _CAUTION_RE, following=1):
-                out.add("cautions", f"{_where(s)}需要注意：{clause}。", [s], [f for f in figures if f.text in clause])
+        if caution_search(text):
+            if len(cautions) >= most:
+                skipped["cautions"] += 1
+            else:
+                if parts is None:
+                    parts = _clauses(body_s if body_s is not None else _body(s))
+                if clause := _pick(parts, caution_search, 1):
+                    found = tuple([f for f in figures if f.text in clause]) if figures else ()
+                    cautions.append(_new(DraftSentence, (f"{where}需要注意：{clause}。", source, span, found)))
         # 惠民利民举措
-        if _BENEFIT_RE.search(text):
-            if full("benefits"):
-                out.skip("benefits")
-            elif clause := _matching_clauses(s, _BENEFIT_RE, following=1):
-                out.add("benefits", f"{_where(s)}{clause}。", [s], [f for f in figures if f.text in clause])
+        if benefit_search(text):
+            if len(benefits) >= most:
+                skipped["benefits"] += 1
+            else:
+                if parts is None:
+                    parts = _clauses(body_s if body_s is not None else _body(s))
+                if clause := _pick(parts, benefit_search, 1):
+                    found = tuple([f for f in figures if f.text in clause]) if figures else ()
+                    benefits.append(_new(DraftSentence, (f"{where}{clause}。", source, span, found)))
+    for key, n in skipped.items():
+        if n:
+            out.omitted[key] = out.omitted.get(key, 0) + n
 
     # 主要内容: from the structure (chapters, outline headings), else the articles.
     chapters = [h for h in headings if h.level == 1]
@@ -515,8 +619,7 @@ def make_draft(
         srcs = [by_id[h.sentence_id] for h in chapters if h.sentence_id is not None]
         out.add("main_content", f"共{len(chapters)}章{len(articles)}条，分为{names}等部分。", srcs)
         # The articles of each chapter by bisection (a scan of every article per chapter was quadratic
-        # in the length of long regulations: measured in bench/interpretation.py).
-        articles.sort(key=lambda a: a.start)
+        # in the length of long regulations: measured in bench/interpretation.py); headings are in order.
         article_starts = [a.start for a in articles]
         for i, h in enumerate(chapters):
             end = chapters[i + 1].start if i + 1 < len(chapters) else len(body) + 1
@@ -551,8 +654,12 @@ def make_draft(
 
 
 def _topic(article: Heading) -> str:
-    """A short topic for an article: its first clause, at most 24 characters."""
-    first = _clauses(article.title)[0] if article.title else article.label
+    """A short topic for an article: its first clause, at most 24 characters (its label when it has none,
+    e.g. a line "第三条：" alone)."""
+    first = _CLAUSE_SPLIT.split(article.title, maxsplit=1)[0].strip() if article.title else ""
+    if not first:
+        clauses = _clauses(article.title) if article.title else []
+        first = clauses[0] if clauses else article.label
     return first if len(first) <= 24 else first[:24] + "……"
 
 
