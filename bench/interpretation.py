@@ -12,9 +12,11 @@ the same run and process, alternately:
 - draft: ``make_draft(title, text)`` (sentences, structure, every element, Q&A; as the service does);
 - segment: ``rjieba.cut(text)``, the tokenizer alone on the same text (the reference the issue names).
 
-Each is timed ``--repeat`` times (after one warm-up); the median counts. Targets (issue 5): drafting
-within 5× of segmentation, and linear in length (the time per character of the largest document at
-most 1.5× that of the smallest).
+Each is timed ``--repeat`` times (after one warm-up), the two taking turns sample by sample, in CPU
+time of this process (``time.process_time``: on a shared machine, time spent waiting for a CPU is not
+counted); a sample is enough calls for ~20,000 characters (10 calls at 2,000); the median counts.
+Targets (issue 5): drafting within 5× of segmentation, and linear in length (the time per character of
+the largest document at most 1.5× that of the smallest).
 """
 
 from __future__ import annotations
@@ -139,14 +141,20 @@ def generate_policy(chars: int, seed: int = SEED) -> tuple[str, str]:
     return title, text
 
 
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up (regex and dictionary caches)
-    times = []
+def median_times(fns: list[Callable[[], object]], repeat: int, batch: int) -> list[float]:
+    """Median CPU time of one call of each of ``fns``. Each timed sample is ``batch`` calls, and the
+    functions take turns sample by sample, so that a busy or quiet moment of the shared machine falls on
+    all of them alike (their ratio is what the targets judge)."""
+    for fn in fns:
+        fn()  # warm-up (regex and dictionary caches)
+    samples: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for fn, times in zip(fns, samples, strict=True):
+            t0 = time.process_time()
+            for _ in range(batch):
+                fn()
+            times.append((time.process_time() - t0) / batch)
+    return [statistics.median(times) for times in samples]
 
 
 def main() -> int:
@@ -162,8 +170,10 @@ def main() -> int:
     for n in sizes:
         title, text = generate_policy(n)
         draft = make_draft(title, text)
-        t_draft = median_time(lambda t=title, x=text: make_draft(t, x), args.repeat)
-        t_seg = median_time(lambda x=text: rjieba.cut(x), args.repeat)
+        batch = max(1, 20_000 // n)  # a sample of at least ~20,000 characters (~5 ms of drafting)
+        t_draft, t_seg = median_times(
+            [lambda t=title, x=text: make_draft(t, x), lambda x=text: rjieba.cut(x)], args.repeat, batch
+        )
         rows.append((n, len(text), draft, t_draft, t_seg))
     load_after = os.getloadavg()
 
@@ -178,7 +188,8 @@ def main() -> int:
     )
     print(
         f"run: --sizes {args.sizes} --repeat {args.repeat}; generated policies (seed {SEED}): chapters, articles, "
-        "preamble 为了…根据《…》, figures, definitions, subsidies; median of the timed runs after one warm-up"
+        "preamble 为了…根据《…》, figures, definitions, subsidies; median CPU time per call, draft and segmentation "
+        "timed in turns"
     )
     print()
     head = (
