@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import gongkai_catalog.search as search_module
 import httpx
 import pytest
 import tantivy
@@ -239,7 +240,21 @@ async def _asks(world: World) -> list[tuple[Principal, dict[str, Any]]]:
 # ------------------------------------------------------------------------------------------------ same answers
 
 
-async def test_index_and_database_give_the_same_answers_page_by_page(world: World) -> None:
+@pytest.fixture
+def lists_from_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Filtered lists without a query go to PostgreSQL (measured faster); the index can answer them too."""
+    monkeypatch.setattr(search_module, "INDEX_SERVES_LISTS", True)
+
+
+async def test_lists_without_a_query_are_answered_by_postgresql(world: World) -> None:
+    await world.wait_for_index()
+    reader = SearchIndexReader(world.directory)
+    result = await world.search(reader, Principal.anonymous(), filters=SearchFilters(organization_id=world.orgs[0]))
+    assert result.served_by == "database" and result.total > 0
+    assert (await world.search(reader, Principal.anonymous(), q="河长制")).served_by == "index"
+
+
+async def test_index_and_database_give_the_same_answers_page_by_page(world: World, lists_from_index: None) -> None:
     """Same hits in the same order, totals, facets and cursors, for every visibility, filter, order and page;
     a cursor from one path continues on the other."""
     await world.wait_for_index()
@@ -285,7 +300,7 @@ async def test_relevance_tiers_then_newest(world: World) -> None:
         assert keys == sorted(keys, reverse=True)
 
 
-async def test_date_order_ties_on_the_sort_key_follow_the_full_id(world: World) -> None:
+async def test_date_order_ties_on_the_sort_key_follow_the_full_id(world: World, lists_from_index: None) -> None:
     """Items of the same day whose ids share their top 44 bits have the same u64 sort key in the index;
     the page order is still PostgreSQL's (date, then the full id)."""
     await world.wait_for_index()
