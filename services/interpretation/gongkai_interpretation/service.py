@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import structlog
 from gongkai_shared.auth import ALL_ORGANIZATIONS_SCOPE, Principal, Role
 from gongkai_shared.calendar import WorkingDayCalendar
 from gongkai_shared.calendar_store import load_calendar
@@ -69,6 +70,7 @@ from gongkai_interpretation.schemas import AssignmentIn, ContentIn, RegisterIn
 from gongkai_interpretation.settings import InterpretationSettings
 
 LlmComplete = Callable[..., Awaitable[str]]
+log = structlog.get_logger("gongkai.interpretation")
 
 #: Forms that are not plain text: evaluations count their share (domain.md §4).
 NON_TEXT = frozenset(f.value for f in InterpretationForm if f is not InterpretationForm.text)
@@ -392,6 +394,9 @@ async def on_opinion_event(session: AsyncSession, envelope: Envelope, *, setting
     if event.policy_item_id is None or event.risk_level < settings.supplementary_min_level:
         return  # not about a policy, or not serious enough: nothing to interpret (the sentiment service responds)
     at = envelope.occurred_at
+    if utcnow() - at > dt.timedelta(hours=settings.supplementary_max_age_hours):
+        log.info("opinion_event_too_old", event_id=str(event.event_id), escalated_at=at.isoformat())
+        return  # its response window is long past (e.g. the stream's history replayed to a new consumer)
     hours = supplementary_hours(event.risk_level, settings)
     due_at = at + dt.timedelta(hours=hours)
     snapshot = opinion_snapshot(event, at)

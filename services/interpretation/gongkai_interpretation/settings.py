@@ -25,6 +25,10 @@ class InterpretationSettings(ServiceSettings):
     #: Risk level from which an opinion event about a policy opens a supplementary task. An escalated event is
     #: at least 较大 (1); an event detected already at this level opens one too (it never escalates to it).
     supplementary_min_level: int = Field(default=1, ge=0, le=3)
+    #: An escalation that reaches this service more than this many hours after it happened opens nothing: its
+    #: response window (24/48 hours) is long past and the sentiment service tracks the response. Without it, the
+    #: new consumers would replay the whole sentiment stream at upgrade and open a task, overdue, per old event.
+    supplementary_max_age_hours: float = Field(default=168.0, gt=0)
     #: ``interpretation.task.due_soon`` for a supplementary task this many hours before its deadline.
     supplementary_due_soon_hours: float = Field(default=6.0, ge=0)
     #: Below this quality score, publication needs a reviewer's override with a reason.
