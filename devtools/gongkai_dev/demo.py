@@ -648,7 +648,7 @@ class CityLoader:
         deadline = time.monotonic() + 180
         tasks: dict[str, dict] = {}
         while time.monotonic() < deadline:
-            for t in await self.gw.pages("interpretation/tasks", as_=self.gw.admin):
+            for t in await self.gw.pages("interpretation/tasks", as_=self.gw.admin, params={"kind": "regular"}):
                 if t.get("policy_item_id") in wanted:
                     tasks[t["policy_item_id"]] = t
             if len(tasks) >= len(wanted):
