@@ -336,6 +336,28 @@ def start_servers() -> Servers:
     return servers
 
 
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User + system CPU seconds a process (and, with ``children``, its live descendants: uvicorn's workers) has
+    used (Linux /proc; 0 elsewhere)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir() if children else [Path(f"/proc/{pid}")]:
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+        except (OSError, ValueError, IndexError):
+            continue
+    wanted, total, grew = {pid}, 0.0, True
+    while grew:
+        grew = False
+        for p, (parent, _) in stats.items():
+            if parent in wanted and p not in wanted:
+                wanted.add(p)
+                grew = True
+    for p in wanted:
+        total += stats.get(p, (0, 0.0))[1]
+    return total
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -393,7 +415,11 @@ async def server_phases(args: argparse.Namespace, servers: Servers) -> dict[str,
     }
     port = free_port()
     procs = [
-        subprocess.Popen([sys.executable, "-m", "gongkai_sentiment", "api", "--port", str(port)], env=env, cwd=ROOT),  # noqa: ASYNC220
+        subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-m", "gongkai_sentiment", "api", "--port", str(port), "--workers", str(args.api_workers)],
+            env=env,
+            cwd=ROOT,
+        ),
         subprocess.Popen([sys.executable, "-m", "gongkai_sentiment", "worker"], env=env, cwd=ROOT),  # noqa: ASYNC220
     ]
     nc = await nats.connect(servers.nats_url)
@@ -422,7 +448,15 @@ async def server_phases(args: argparse.Namespace, servers: Servers) -> dict[str,
             posts = matter_posts(rng, max(1, args.posts // 50), 50, "sustained")[: args.posts]
             texts = [p["text"] for p in posts]
             out["bare_before"] = bare_segmentation(texts)
+            cpu_before = [cpu_seconds(p.pid, children=True) for p in procs] + [time.process_time()]
             seconds, _, errors = await send_all(client, posts, args.batch, headers)
+            out["cpu"] = [
+                after - before
+                for after, before in zip(
+                    [cpu_seconds(p.pid, children=True) for p in procs] + [time.process_time()], cpu_before, strict=True
+                )
+            ]
+            out["load"] = os.getloadavg()
             out["bare_after"] = bare_segmentation(texts)
             out["ingest"] = len(posts) / seconds
             out["ingest_seconds"] = seconds
@@ -480,11 +514,20 @@ async def cleanup(servers: Servers, db_name: str, ns: Any) -> None:
 def print_servers(r: dict[str, Any], args: argparse.Namespace) -> bool:
     bare = max(r["bare_before"], r["bare_after"])
     ratio = r["ingest"] / bare
-    print(f"\n3. Ingestion through the API to events ({r['n_posts']} posts, batches of {args.batch}, 2 in flight)")
+    print(
+        f"\n3. Ingestion through the API to events ({r['n_posts']} posts, batches of {args.batch}, 2 in flight, "
+        f"{args.api_workers} API process{'es' if args.api_workers > 1 else ''})"
+    )
     print(f"   ours: {r['ingest']:,.0f} posts/s ({r['ingest_seconds']:.1f} s, {r['ingest_errors']} failed batches)")
     print(
         f"   bare rjieba.cut of the same texts: {bare:,.0f} posts/s "
         f"(before {r['bare_before']:,.0f}, after {r['bare_after']:,.0f})"
+    )
+    api, worker, client = r["cpu"]
+    n = r["n_posts"] / 1000
+    print(
+        f"   CPU seconds per 1,000 posts: API {api / n:.2f}, worker {worker / n:.2f}, this client {client / n:.2f} "
+        f"(PostgreSQL not counted); load average {' / '.join(f'{x:.1f}' for x in r['load'])}"
     )
     delays = r["delays"]
     p50, p99 = pct(delays, 50), pct(delays, 99)
@@ -510,6 +553,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=500, help="posts per API call (sustained phase)")
     parser.add_argument("--burst-batch", type=int, default=100, help="posts per API call (burst phase)")
     parser.add_argument("--review-sample", type=int, default=3000, help="reviews predicted in phase 2")
+    parser.add_argument(
+        "--api-workers", type=int, default=1, help="API processes (uvicorn --workers); they share the database's lock"
+    )
     parser.add_argument("--accuracy-only", action="store_true", help="phases 1-2 only (no servers)")
     parser.add_argument("--servers-only", action="store_true", help="phases 3-4 only")
     args = parser.parse_args(argv)

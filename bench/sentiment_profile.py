@@ -41,7 +41,7 @@ def _shape(statement: str) -> str:
 
 
 async def run(args: argparse.Namespace) -> None:
-    from gongkai_sentiment import service
+    from gongkai_sentiment import service, state
     from gongkai_sentiment.classifier import load_model
     from gongkai_sentiment.schemas import BatchIn, IngestOut
     from gongkai_sentiment.settings import SentimentSettings
@@ -49,6 +49,7 @@ async def run(args: argparse.Namespace) -> None:
     from gongkai_shared.migrations import upgrade
     from gongkai_shared.settings import service_database_url
     from sqlalchemy import event
+    from sqlalchemy.engine import make_url
 
     admin = os.environ["DATABASE_URL"]
     db_name = f"gkbench_{secrets.token_hex(4)}_sentiment"
@@ -56,9 +57,10 @@ async def run(args: argparse.Namespace) -> None:
     await asyncio.to_thread(upgrade, "gongkai_sentiment", url)
     engine = create_engine(url)
     maker = make_sessionmaker(engine)
-    settings = SentimentSettings(jwt_secret="profile-" + "x" * 40)
+    settings = SentimentSettings(jwt_secret="profile-" + "x" * 40, database_url=url)
     model = load_model()
     _ = model.compiled, model.topic_compiled
+    state.freeze_startup_objects()  # as the API and worker do at start
 
     stats: dict[str, list[float]] = defaultdict(list)
     starts: dict[int, float] = {}
@@ -97,13 +99,16 @@ async def run(args: argparse.Namespace) -> None:
     for name in ("copy_records_to_table", "executemany", "fetch", "execute"):
         timed(name)
     gc_seconds = [0.0]
+    gc_by_generation = [0.0, 0.0, 0.0]
     gc_started = [0.0]
 
     def on_gc(phase: str, info: dict) -> None:
         if phase == "start":
             gc_started[0] = time.perf_counter()
         else:
-            gc_seconds[0] += time.perf_counter() - gc_started[0]
+            spent = time.perf_counter() - gc_started[0]
+            gc_seconds[0] += spent
+            gc_by_generation[info["generation"]] += spent
 
     import gc
 
@@ -122,18 +127,38 @@ async def run(args: argparse.Namespace) -> None:
         sql_profiled: dict[str, list[float]] = {}
         profiler = cProfile.Profile()
         parse_cpu = 0.0
+        client = None
+        if args.asgi:
+            import httpx
+            from gongkai_sentiment.app import create_app
+            from gongkai_shared.auth import Principal, Role, TokenSigner
+
+            app = create_app(settings)
+            lifespan = app.router.lifespan_context(app)
+            await lifespan.__aenter__()
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sentiment.test")
+            token = TokenSigner(settings.jwt_secret.get_secret_value()).issue(
+                Principal(subject="profile", name="profile", roles=frozenset({Role.office}))
+            )
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         for k, b in enumerate(batches):
             body = json.dumps({"posts": b}, ensure_ascii=False).encode()
             stats.clear()
             w, c = time.perf_counter(), time.process_time()
             if k == profile_at:
                 profiler.enable()
-            p0 = time.process_time()
-            data = BatchIn.model_validate_json(body)
-            parse_cpu += time.process_time() - p0
-            async with maker() as session, session.begin():
-                result = await service.ingest(session, data.posts, settings=settings)
-            IngestOut.model_validate(result, from_attributes=True).model_dump_json()
+            if client is not None:
+                resp = await client.post("/posts/batch", content=body, headers=headers)
+                assert resp.status_code == 200, resp.text
+                result = IngestOut.model_validate_json(resp.content)
+                result.stored = resp.json()["stored"]
+            else:
+                p0 = time.process_time()
+                data = BatchIn.model_validate_json(body)
+                parse_cpu += time.process_time() - p0
+                async with maker() as session, session.begin():
+                    result = await service.ingest(session, data.posts, settings=settings)
+                IngestOut.model_validate(result, from_attributes=True).model_dump_json()
             if k == profile_at:
                 profiler.disable()
                 sql_profiled = dict(stats)
@@ -149,10 +174,32 @@ async def run(args: argparse.Namespace) -> None:
                     f"events {len(result.event_ids)}, alerts {len(result.alerts)}"
                 )
         n = len(posts)
+        import asyncpg as _apg
+
+        probe = await _apg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
+        try:
+            pids = [
+                r["pid"]
+                for r in await probe.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db_name
+                )
+            ]
+        finally:
+            await probe.close()
+        pg_cpu = sum(bench.cpu_seconds(pid) for pid in pids)
+        print(f"PostgreSQL backends of this run: {len(pids)}, {pg_cpu:.2f} CPU s → {pg_cpu * 1e6 / n:.0f} µs/post")
         print(
             f"\n{n} posts in {len(batches)} batches: wall {total_wall:.2f} s → {n / total_wall:,.0f} posts/s; "
             f"cpu {total_cpu:.2f} s → {n / total_cpu:,.0f} posts/cpu-s; "
-            f"JSON → pydantic {parse_cpu * 1000 / n:.3f} ms/post; garbage collector {gc_seconds[0]:.2f} s"
+            f"JSON → pydantic {parse_cpu * 1000 / n:.3f} ms/post; garbage collector {gc_seconds[0]:.2f} s "
+            f"(by generation {', '.join(f'{x:.2f}' for x in gc_by_generation)}; "
+            f"{len(gc.get_objects())} objects tracked)"
+        )
+        phases = service.INGEST_CPU
+        print(
+            "CPU of ingestion by phase, µs/post: "
+            + ", ".join(f"{k} {v * 1e6 / n:.0f}" for k, v in phases.items())
+            + f"; total {sum(phases.values()) * 1e6 / n:.0f}"
         )
         print(f"\nSQL of batch {profile_at} (statements grouped by shape):")
         for shape, times in sorted(sql_profiled.items(), key=lambda kv: -sum(kv[1])):
@@ -185,6 +232,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--asgi", action="store_true", help="send the batches through the API's ASGI app (FastAPI, no network)"
+    )
     args = parser.parse_args()
     started = time.monotonic()
     asyncio.run(run(args))

@@ -12,9 +12,11 @@ def create_app(settings: SentimentSettings | None = None) -> FastAPI:
         import asyncio
 
         from gongkai_sentiment.classifier import load_model
+        from gongkai_sentiment.state import freeze_startup_objects
 
         model = await asyncio.to_thread(load_model)
         _ = model.compiled, model.topic_compiled
+        freeze_startup_objects()
 
     return create_service_app(
         settings=settings or SentimentSettings(),

@@ -355,22 +355,15 @@ class CompiledNB:
     classes: tuple[str, ...]
     prior: tuple[float, ...]
     table: dict[str, tuple[float, ...]]
-    #: One dict of log-likelihoods per class (the table's columns): a class's score is one C-level sum.
-    columns: tuple[dict[str, float], ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        cols: tuple[dict[str, float], ...] = tuple({} for _ in self.classes)
-        for f, row in self.table.items():
-            for k, col in enumerate(cols):
-                col[f] = row[k]
-        object.__setattr__(self, "columns", cols)
 
     def probabilities(self, feats: Iterable[str]) -> dict[str, float]:
-        feats = feats if isinstance(feats, list | tuple) else list(feats)
-        # A feature no class has seen says nothing (adds 0.0); the sums run in the order of ``feats``, from the
-        # prior, exactly as adding row by row did.
-        zero = itertools.repeat(0.0)
-        scores = [sum(map(col.get, feats, zero), prior) for col, prior in zip(self.columns, self.prior, strict=True)]
+        # A feature no class has seen says nothing. One lookup per feature, then each class's column summed from
+        # its prior in the order of ``feats`` (C-level), exactly as adding row by row did.
+        rows = [row for row in map(self.table.get, feats) if row is not None]
+        if rows:
+            scores = [sum(column, prior) for column, prior in zip(zip(*rows, strict=True), self.prior, strict=True)]
+        else:
+            scores = list(self.prior)
         top = max(scores)
         exp = [math.exp(x - top) for x in scores]
         z = sum(exp)

@@ -14,6 +14,7 @@ import hmac
 import json
 import math
 import re
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -465,12 +466,46 @@ async def ingest(
     statements: the posts by COPY, the events, alerts, tasks and outbox rows each in one executemany, the
     counts of near-duplicates' originals and the accounts' last updates each in one UPDATE over arrays.
     """
+    clock = _Phases()
     clean = check_posts(posts, settings=settings, prefix=prefix)
     now = now or utcnow()
     result = IngestResult(received=len(clean))
+    clock.lap("check")
+
+    # Before the lock, what needs no shared state: signatures, which posts are probably near-duplicates (from this
+    # process's memory as it is now, and of each other), the understanding of the others, pseudonyms. With
+    # several API processes, one's work here overlaps another's work under the lock.
+    model = load_model()
+    directory = await load_directory(session)
+    window_start = now - dt.timedelta(days=settings.active_days)
+    threshold = settings.duplicate_similarity
+    sigs = [similarity.signature(c.text) for c in clean] if cluster else []
+    bands = [similarity.band_keys(s) for s in sigs]
+    fps = [state.fingerprint(s) for s in sigs]
+    hint = state.hint(await state.memory_of(session), sigs, fps, bands, threshold=threshold, window_start=window_start)
+    clock.lap("signatures")
+    likely_first = [True] * len(clean)
+    if cluster:
+        local = state.BatchBands()
+        for i in range(len(clean)):
+            if hint is not None and hint.best[i][1] is not None:
+                likely_first[i] = False
+            elif local.original(sigs[i], fps[i], bands[i], threshold)[1] is not None:
+                likely_first[i] = False
+            else:
+                local.add(sigs[i], fps[i], bands[i], i)
+    understood = {i: model.analyse(c.text, normalized=True) for i, c in enumerate(clean) if likely_first[i]}
+    clock.lap("understanding")
+    key = author_key(settings)
+    authors = [author_pseudonym(key, c.data.author) if c.data.author else None for c in clean]
+    mentioned = [c.data.department_id or directory.mentioned(c.text) for c in clean]
+    links_all = await policy_links(session, {i: c.text for i, c in enumerate(clean)})
+    clock.lap("departments")
+
     # One ingesting transaction at a time (the ingest_state row lock): clustering reads and updates the events.
     batch = await state.begin(session, settings=settings, now=now)
     conn = batch.conn
+    clock.lap("lock")
 
     # A post delivered twice (same channel, same id there) is stored once.
     existing = {
@@ -484,24 +519,19 @@ async def ingest(
         )
     }
     seen: set[tuple[str, str]] = set()
-    fresh: list[CleanPost] = []
-    for c in clean:
-        key = (c.data.channel, c.data.channel_post_id)
-        if key in existing or key in seen:
+    at: list[int] = []  # index in ``clean`` of each fresh post
+    for i, c in enumerate(clean):
+        k = (c.data.channel, c.data.channel_post_id)
+        if k in existing or k in seen:
             result.already_stored += 1
             continue
-        seen.add(key)
-        fresh.append(c)
-    if not fresh:
+        seen.add(k)
+        at.append(i)
+    if not at:
         batch.keep([])
         return result
-
-    model = load_model()
-    directory = await load_directory(session)
-    key = author_key(settings)
-    sigs = [similarity.signature(c.text) for c in fresh] if cluster else []
-    bands = [similarity.band_keys(s) for s in sigs]
-    links = await policy_links(session, {i: c.text for i, c in enumerate(fresh)})
+    fresh = [clean[i] for i in at]
+    links = {j: links_all[i] for j, i in enumerate(at) if i in links_all}
     post_ids = [uuid.uuid4() for _ in fresh]
 
     # Near-duplicates first: a repost needs no analysis, it takes its original's (a copy-paste campaign of
@@ -509,23 +539,25 @@ async def ingest(
     # memory, or earlier first posts of this batch); the full signatures decide.
     # Original: (post id, the remembered post or None, its index in this batch or None).
     originals: list[tuple[uuid.UUID, state.FirstPost | None, int | None] | None] = []
-    fps = [state.fingerprint(s) for s in sigs]
-    for i in range(len(fresh)):
+    for j, i in enumerate(at):
         original: tuple[uuid.UUID, state.FirstPost | None, int | None] | None = None
         if cluster:
-            remembered, index = batch.original(sigs[i], fps[i], bands[i], settings.duplicate_similarity)
+            remembered, index = batch.original(
+                sigs[i], fps[i], bands[i], threshold, (hint, i) if hint is not None else None
+            )
             if remembered is not None:
                 original = (remembered.id, remembered, None)
             elif index is not None:
                 original = (post_ids[index], None, index)
             else:
-                batch.add_first(sigs[i], fps[i], bands[i], i)
+                batch.add_first(sigs[i], fps[i], bands[i], j)
         originals.append(original)
     analyses: list[Any] = []
-    for i, c in enumerate(fresh):
-        o = originals[i]
+    for j, i in enumerate(at):
+        o = originals[j]
         if o is None:
-            analyses.append(model.analyse(c.text, normalized=True))
+            # Understood before the lock, unless it was then taken for a near-duplicate.
+            analyses.append(understood.get(i) or model.analyse(fresh[j].text, normalized=True))
         elif o[2] is not None:
             analyses.append(analyses[o[2]])
         else:
@@ -534,6 +566,7 @@ async def ingest(
             analyses.append(Understood(r.polarity, r.intensity, r.topic, list(r.must_respond), []))
     # Reposts of posts whose event is not in memory (closed, or quiet past the window): one query for all.
     await batch.load_events(o[1].event_id for o in originals if o is not None and o[1] is not None and o[1].event_id)
+    clock.lap("near_duplicates")
 
     generic = similarity.generic_words()
     touched: dict[uuid.UUID, state.EventState] = {}
@@ -545,11 +578,11 @@ async def ingest(
     first_posts: list[state.FirstPost] = []
     for i, (c, a) in enumerate(zip(fresh, analyses, strict=True)):
         d = c.data
-        author_hash = author_pseudonym(key, d.author) if d.author else None
+        author_hash = authors[at[i]]
         if author_hash and d.channel in account_platforms:
             prev = account_updates.get((d.channel, author_hash))
             account_updates[(d.channel, author_hash)] = max(prev, d.posted_at) if prev else d.posted_at
-        department = d.department_id or directory.mentioned(c.text) or directory.for_topic(a.topic)
+        department = mentioned[at[i]] or directory.for_topic(a.topic)
         original = originals[i]
         terms = similarity.terms_of(a.tokens)
         event: state.EventState | None = None
@@ -608,14 +641,14 @@ async def ingest(
             first_posts.append(
                 state.first_post(
                     post_ids[i],
-                    sigs[i],
+                    sigs[at[i]],
                     event_id=event.id if event is not None else None,
                     polarity=a.polarity,
                     intensity=a.intensity,
                     topic=a.topic,
                     must_respond=a.must_respond,
                     posted_at=d.posted_at,
-                    bands=bands[i],
+                    bands=bands[at[i]],
                 )
             )
         rows.append(
@@ -639,13 +672,14 @@ async def ingest(
                 department,
                 json.dumps(a.must_respond, ensure_ascii=False),
                 links.get(i),
-                sigs[i] if is_first else None,
+                sigs[at[i]] if is_first else None,
                 original[0] if original else None,
                 0,
                 event.id if event is not None else None,
                 batch.generation,
             )
         )
+    clock.lap("events")
     # Originals in this batch are stored with their count; earlier ones are counted up by one UPDATE below.
     in_batch = {post_ids[i]: i for i in range(len(fresh))}
     for original_id, n in list(dup_increments.items()):
@@ -672,6 +706,7 @@ async def ingest(
         e.generation = batch.generation
         _announce_to(out, e, batch.before.get(e.id), settings=settings, now=now, result=result)
 
+    clock.lap("announcements")
     # Writes: a handful of statements whatever the batch's size.
     await conn.copy_records_to_table("posts", records=rows, columns=_POST_COLUMNS)
     new_events = [(*e.row(), now, now) for e in touched.values() if e.new]
@@ -700,6 +735,7 @@ async def ingest(
             now,
         )
     await out.write(conn, now=now)
+    clock.lap("writes")
     result.stored = len(rows)
     result.event_ids = list(touched)
     batch.keep(first_posts)
@@ -747,6 +783,20 @@ _UPDATE_EVENT = (
     + ", ".join(f"{name} = ${k + 1}" for k, name in enumerate(state.EVENT_COLUMNS) if name != "id")
     + f", updated_at = ${len(state.EVENT_COLUMNS) + 1} WHERE id = $1"
 )
+
+
+#: CPU seconds of ingestion by phase since the process started (bench/sentiment_profile.py prints them).
+INGEST_CPU: Counter[str] = Counter()
+
+
+class _Phases:
+    def __init__(self) -> None:
+        self.t = time.process_time()
+
+    def lap(self, name: str) -> None:
+        t = time.process_time()
+        INGEST_CPU[name] += t - self.t
+        self.t = t
 
 
 def _title_of(text_: str) -> str:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import itertools
 import json
 import time
@@ -48,6 +49,7 @@ from gongkai_sentiment.settings import SentimentSettings
 __all__ = [
     "EVENT_COLUMNS",
     "Batch",
+    "BatchBands",
     "EventState",
     "FirstPost",
     "begin",
@@ -57,6 +59,9 @@ __all__ = [
     "fingerprint",
     "first_post",
     "forget",
+    "freeze_startup_objects",
+    "hint",
+    "memory_of",
 ]
 
 log = structlog.get_logger("gongkai.sentiment.state")
@@ -189,6 +194,8 @@ class FirstPost:
     posted_at: dt.datetime
     bands: array  # of int64, its LSH band keys
     fp: int
+    #: Order of arrival in this process's memory (a hint taken before the lock compares only later ones again).
+    seq: int = 0
 
 
 def first_post(
@@ -261,6 +268,10 @@ class _Memory:
     pending: _Pending | None = None
     pruned_at: float = 0.0
     loaded_since: dt.datetime | None = None
+    #: Moves on whenever first posts leave memory (a hint taken before is then not trusted).
+    epoch: int = 0
+    #: The last first post's ``seq``.
+    seq: int = 0
 
     # -------------------------------------------------------------------------------- changes
 
@@ -285,6 +296,8 @@ class _Memory:
     def put_first_post(self, p: FirstPost) -> None:
         if p.id in self.first_posts:
             return
+        self.seq += 1
+        p.seq = self.seq
         self.first_posts[p.id] = p
         for b in p.bands:
             held = self.by_band.get(b)
@@ -302,6 +315,7 @@ class _Memory:
             self.put_first_post(p)
 
     def _clear(self) -> None:
+        self.epoch += 1
         self.events.clear()
         self.by_key.clear()
         self.by_term.clear()
@@ -330,6 +344,14 @@ class _Memory:
 
 
 _MEMORY: dict[str, _Memory] = {}
+
+
+def freeze_startup_objects() -> None:
+    """Once the process has imported its libraries and loaded its model (~110,000 objects that live as long as
+    it does), leave them out of the garbage collector's full passes: measured, those passes took 10 % of
+    ingestion's CPU time, most of it walking these objects again and again (gc.freeze)."""
+    gc.collect()
+    gc.freeze()
 
 
 def forget() -> None:
@@ -374,6 +396,117 @@ async def bump(session: AsyncSession) -> int:
     return (await _lock(session)).generation
 
 
+@dataclass(frozen=True)
+class Hint:
+    """The most similar remembered first post of each post of a batch, found before the lock from the memory as it
+    was then (``epoch``, ``seq``): under the lock only first posts remembered since are compared again."""
+
+    epoch: int
+    seq: int
+    best: list[tuple[float, FirstPost | None]]
+
+
+_INSTANCES: dict[str, uuid.UUID] = {}
+
+
+async def memory_of(session: AsyncSession) -> _Memory | None:
+    """This process's memory of ``session``'s database, if a batch has been ingested into it (no lock taken)."""
+    url = str((await session.connection()).engine.url)
+    instance = _INSTANCES.get(url)
+    return _MEMORY.get(f"{url}#{instance}") if instance is not None else None
+
+
+def _remembered(
+    memory: _Memory,
+    sig: Sequence[int],
+    fp: int,
+    bands: Sequence[int],
+    *,
+    need: float,
+    threshold: float,
+    window_start: dt.datetime,
+    since: int,
+    best: float,
+    found: FirstPost | None,
+) -> tuple[float, FirstPost | None]:
+    compared: set[int] = set()
+    by_band = memory.by_band
+    for b in bands:
+        held = by_band.get(b)
+        if held is None:
+            continue
+        for p in held if isinstance(held, list) else (held,):
+            if p.seq <= since or p.posted_at < window_start or id(p) in compared:
+                continue
+            compared.add(id(p))
+            if shared_bins_at_most(fp, p.fp) < need:
+                continue
+            sim = similarity.signature_similarity(sig, p.signature)
+            if sim >= threshold and sim > best:
+                best, found = sim, p
+    return best, found
+
+
+def hint(
+    memory: _Memory | None,
+    sigs: Sequence[Sequence[int]],
+    fps: Sequence[int],
+    bands: Sequence[Sequence[int]],
+    *,
+    threshold: float,
+    window_start: dt.datetime,
+) -> Hint | None:
+    if memory is None:
+        return None
+    need = threshold * similarity.BINS - 1e-9
+    best = [
+        _remembered(
+            memory,
+            sig,
+            fp,
+            bs,
+            need=need,
+            threshold=threshold,
+            window_start=window_start,
+            since=0,
+            best=0.0,
+            found=None,
+        )
+        for sig, fp, bs in zip(sigs, fps, bands, strict=True)
+    ]
+    return Hint(memory.epoch, memory.seq, best)
+
+
+class BatchBands:
+    """Earlier first posts of a batch by LSH band (the near-duplicate candidates among its own posts)."""
+
+    __slots__ = ("by_band",)
+
+    def __init__(self) -> None:
+        self.by_band: dict[int, list[tuple[Sequence[int], int, int]]] = {}
+
+    def add(self, sig: Sequence[int], fp: int, bands: Sequence[int], index: int) -> None:
+        for b in bands:
+            self.by_band.setdefault(b, []).append((sig, fp, index))
+
+    def original(self, sig: Sequence[int], fp: int, bands: Sequence[int], threshold: float) -> tuple[float, int | None]:
+        """(estimated Jaccard, index) of the most similar earlier first post at or above ``threshold``."""
+        need = threshold * similarity.BINS - 1e-9
+        best, found = 0.0, None
+        compared: set[int] = set()
+        for b in bands:
+            for cand_sig, cand_fp, i in self.by_band.get(b, ()):
+                if i in compared:
+                    continue
+                compared.add(i)
+                if shared_bins_at_most(fp, cand_fp) < need:
+                    continue
+                sim = similarity.signature_similarity(sig, cand_sig)
+                if sim >= threshold and sim > best:
+                    best, found = sim, i
+        return best, found
+
+
 @dataclass
 class Batch:
     """One ingesting transaction's view: the process's memory (read-only) plus what this batch changed."""
@@ -386,7 +519,7 @@ class Batch:
     events: dict[int, EventState] = field(default_factory=dict)
     by_term: Postings = field(default_factory=dict)
     by_place: Postings = field(default_factory=dict)
-    by_band: dict[int, list[tuple[int, Sequence[int], int, int]]] = field(default_factory=dict)
+    local: BatchBands = field(default_factory=BatchBands)
     #: Risk level of each event before this batch touched it.
     before: dict[uuid.UUID, int] = field(default_factory=dict)
 
@@ -493,42 +626,41 @@ class Batch:
     # -------------------------------------------------------------------------------- near-duplicates
 
     def original(
-        self, sig: Sequence[int], fp: int, bands: Sequence[int], threshold: float
+        self,
+        sig: Sequence[int],
+        fp: int,
+        bands: Sequence[int],
+        threshold: float,
+        hinted: tuple[Hint, int] | None = None,
     ) -> tuple[FirstPost | None, int | None]:
         """The most similar earlier first post sharing an LSH band whose estimated Jaccard is at or above
         ``threshold``: (the remembered post, None) or (None, its index in this batch) or (None, None).
-        Remembered ones outside the window are not candidates."""
-        start = self.window_start
+        Remembered ones outside the window are not candidates. ``hinted``: (the batch's hint, this post's place in
+        it); when memory lost nothing since, only first posts remembered after it are compared."""
         need = threshold * similarity.BINS - 1e-9
-        best = 0.0
-        found: tuple[FirstPost | None, int | None] = (None, None)
-        compared: set[int] = set()
-        for b in bands:
-            held = self.memory.by_band.get(b)
-            if held is not None:
-                for p in held if isinstance(held, list) else (held,):
-                    if p.posted_at < start or id(p) in compared:
-                        continue
-                    compared.add(id(p))
-                    if shared_bins_at_most(fp, p.fp) < need:
-                        continue
-                    sim = similarity.signature_similarity(sig, p.signature)
-                    if sim >= threshold and sim > best:
-                        best, found = sim, (p, None)
-            for _, cand_sig, cand_fp, i in self.by_band.get(b, ()):
-                if ~i in compared:
-                    continue
-                compared.add(~i)
-                if shared_bins_at_most(fp, cand_fp) < need:
-                    continue
-                sim = similarity.signature_similarity(sig, cand_sig)
-                if sim >= threshold and sim > best:
-                    best, found = sim, (None, i)
-        return found
+        best, remembered, since = 0.0, None, 0
+        if hinted is not None and hinted[0].epoch == self.memory.epoch:
+            best, remembered = hinted[0].best[hinted[1]]
+            since = hinted[0].seq
+        best, remembered = _remembered(
+            self.memory,
+            sig,
+            fp,
+            bands,
+            need=need,
+            threshold=threshold,
+            window_start=self.window_start,
+            since=since,
+            best=best,
+            found=remembered,
+        )
+        local_best, index = self.local.original(sig, fp, bands, threshold)
+        if index is not None and local_best > best:
+            return None, index
+        return remembered, None
 
     def add_first(self, sig: Sequence[int], fp: int, bands: Sequence[int], index: int) -> None:
-        for b in bands:
-            self.by_band.setdefault(b, []).append((0, sig, fp, index))
+        self.local.add(sig, fp, bands, index)
 
     # -------------------------------------------------------------------------------- the end
 
@@ -547,7 +679,9 @@ async def begin(session: AsyncSession, *, settings: SentimentSettings, now: dt.d
     conn = await driver(session)
     # The database's own id (made by its migration) as well as its address: a database dropped and made again
     # under the same name starts its generations over.
-    key = f"{(await session.connection()).engine.url}#{locked.instance}"
+    url = str((await session.connection()).engine.url)
+    _INSTANCES[url] = locked.instance
+    key = f"{url}#{locked.instance}"
     memory = _MEMORY.setdefault(key, _Memory())
     window_start = now - dt.timedelta(days=settings.active_days)
     # The window memory holds: as of the real clock (a caller may pass another ``now``), a little wider.

@@ -7,8 +7,10 @@ from gongkai_shared.service import Sweep, run_worker
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gongkai_sentiment import service
+from gongkai_sentiment.classifier import load_model
 from gongkai_sentiment.models import calendar_table, event_tables
 from gongkai_sentiment.settings import SentimentSettings
+from gongkai_sentiment.state import freeze_startup_objects
 
 
 def handlers(settings: SentimentSettings) -> list[Handler]:
@@ -65,6 +67,10 @@ def sweeps(settings: SentimentSettings) -> list[Sweep]:
 
 async def main(settings: SentimentSettings | None = None, stop: asyncio.Event | None = None) -> None:
     settings = settings or SentimentSettings()
+    # Connectors' posts are ingested here too: the model loaded and the libraries' objects out of full GC passes.
+    model = await asyncio.to_thread(load_model)
+    _ = model.compiled, model.topic_compiled
+    freeze_startup_objects()
     await run_worker(
         settings=settings, tables=event_tables, handlers=handlers(settings), sweeps=sweeps(settings), stop=stop
     )
