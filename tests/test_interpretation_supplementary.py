@@ -498,13 +498,17 @@ async def test_supplementary_interpretation_is_published_through_the_workflow_an
             )
     links = (await client.get(f"/items/{policy['id']}")).json()["links"]
     assert sorted(link["relation"] for link in links) == ["interpreted_by", "interpreted_by"]
-    titles = set()
+    titles, summaries = set(), {}
     for link in links:
         item = (await client.get(f"/items/{link['item_id']}")).json()
         assert item["status"] == "published" and item["kind"] == "interpretation"
         assert [(x["relation"], x["item_id"]) for x in item["links"]] == [("interprets", policy["id"])]
         titles.add(item["title"])
+        summaries[item["title"]] = item["summary"]
     assert titles == {"一图读懂临时救助办法", "关于“外地户口不能申请临时救助”的补充解读"}
+    # The catalog says which one answers public concern (国办发〔2016〕61号).
+    assert summaries["关于“外地户口不能申请临时救助”的补充解读"].endswith("的补充解读（回应社会关切）")
+    assert summaries["一图读懂临时救助办法"].endswith("的解读")
 
     # Figures: the policy is interpreted once (its regular interpretation); the supplementary one on its own.
     today = china_today().isoformat()

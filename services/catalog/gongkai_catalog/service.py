@@ -1500,8 +1500,11 @@ async def on_interpretation_published(session: AsyncSession, envelope: Envelope)
     item = Item(
         organization_id=policy.organization_id,
         category_id=policy.category_id,
-        title=event.title.strip()[:500] or f"《{policy.title}》政策解读"[:500],
-        summary=f"对《{policy.title}》{f'（{policy.document_number}）' if policy.document_number else ''}的解读",
+        title=event.title.strip()[:500]
+        or f"《{policy.title}》{'补充解读' if event.kind == 'supplementary' else '政策解读'}"[:500],
+        # A 补充解读 answers a public-opinion event about the policy (国办发〔2016〕61号): say so.
+        summary=f"对《{policy.title}》{f'（{policy.document_number}）' if policy.document_number else ''}的"
+        + ("补充解读（回应社会关切）" if event.kind == "supplementary" else "解读"),
         kind=ItemKind.interpretation,
         body=interpretation_body(event),
         publisher=org.name,
