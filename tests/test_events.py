@@ -442,6 +442,46 @@ async def test_failing_handler_is_retried_with_backoff_until_it_succeeds(world: 
     assert await list_dead_letters(js, world.ns) == []
 
 
+async def test_database_outage_is_waited_out_never_dead_lettered(world: World, nc: nats.NATS) -> None:
+    """The consumer's database away (connection refused) is no fault of the event: it is retried past
+    max_deliver without a dead letter, and handled exactly once when the database is back."""
+    js = nc.jetstream()
+    await ensure_stream(js, world.ns, PRODUCER)
+    [event_id] = await world.emit_events(1)
+    await world.relay(js).drain_once()
+
+    recorder = Recorder(world)
+    handler = world.handler("outage", recorder, max_deliver=2, backoff=[0.1])
+    runner = world.runner(js, [handler], outage_pause=0.1, outage_pause_max=0.2)
+    away = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nowhere")  # nothing listens
+    runner.sessionmaker = make_sessionmaker(away)
+
+    async def deliveries() -> int:
+        try:
+            info = await js.consumer_info(world.stream, "outage")
+        except nats.js.errors.NotFoundError:
+            return 0  # the runner has not created its durable consumer yet
+        return info.delivered.consumer_seq  # every delivery, redeliveries included
+
+    try:
+        async with running(runner.run):
+            # Well past max_deliver (2): a plain handler failure would have been dead-lettered by now.
+            await eventually(lambda: _at_least(deliveries, 5), what="several attempts during the outage")
+            assert await list_dead_letters(js, world.ns) == [], "an outage must not file dead letters"
+            assert recorder.calls == [] and await world.effects_of("outage") == Counter()
+            runner.sessionmaker = world.maker  # the database is back
+            await eventually(lambda: _has_effects(world, "outage", 1), what="handled once the database is back")
+            await eventually(lambda: caught_up(js, world, "outage"), what="acknowledged")
+    finally:
+        await away.dispose()
+    assert await world.effects_of("outage") == Counter({event_id: 1})
+    assert await list_dead_letters(js, world.ns) == []
+
+
+async def _at_least(value: Callable[[], Awaitable[int]], n: int) -> bool:
+    return await value() >= n
+
+
 async def _has_effects(world: World, consumer: str, n: int) -> bool:
     return sum((await world.effects_of(consumer)).values()) >= n
 

@@ -20,7 +20,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+import asyncpg
 import nats.errors
+import sqlalchemy.exc
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -44,6 +46,32 @@ BatchHandlerFunc = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
 
 class PermanentError(Exception):
     """A failure that no retry can fix (a payload that breaks the contract): dead-letter at once."""
+
+
+_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # connection refused or reset, no route: the server or the network is away
+    TimeoutError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection in time
+    asyncpg.exceptions.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.exceptions.ConnectionDoesNotExistError,  # closed in the middle of a statement
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, starting up
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says that something the handler needs is away (the database above all), rather
+    than that the event cannot be handled: an outage is waited out, never dead-lettered."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain: SQLAlchemy's error → the driver's → the socket's
+        if seen is None:
+            return False
+        if isinstance(seen, _OUTAGE_ERRORS):
+            return True
+        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return False
 
 
 @dataclass(frozen=True)
@@ -173,6 +201,10 @@ class ConsumerRunner:
     fetch_timeout: float = 1.0
     #: Lifetime of one pull request on the server (it is renewed before its credits run out).
     pull_expires: float = 5.0
+    #: After a batch hit an outage (:func:`is_outage`), wait this long before the next, doubling up to the max.
+    outage_pause: float = 1.0
+    outage_pause_max: float = 30.0
+    _outage: bool = False
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -205,6 +237,7 @@ class ConsumerRunner:
     async def _run_one(self, handler: Handler, stop: asyncio.Event) -> None:
         sub = None
         puller: _Puller | None = None
+        outages = 0
         try:
             while not stop.is_set():
                 try:
@@ -227,7 +260,17 @@ class ConsumerRunner:
                         await asyncio.wait_for(stop.wait(), timeout=0.5)
                     continue
                 if msgs:
+                    self._outage = False
                     await self.process_batch(handler, msgs)
+                    if self._outage:
+                        # The database (or another server the handler needs) is away: wait before the
+                        # next batch, longer while it stays away (up to outage_pause_max).
+                        outages += 1
+                        pause = min(self.outage_pause * 2 ** (outages - 1), self.outage_pause_max)
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), timeout=pause)
+                    else:
+                        outages = 0
         finally:
             # Stopping: messages delivered but not handled are not acked; JetStream redelivers them
             # after ack_wait (to this worker's successor), so nothing is lost.
@@ -342,16 +385,30 @@ class ConsumerRunner:
         )
 
     async def _on_failure(self, handler: Handler, msg: Msg, envelope: Envelope, exc: Exception) -> None:
-        """Retry later with backoff, or file a dead letter when no retry is left or can help."""
+        """Retry later with backoff, or file a dead letter when no retry is left or can help.
+
+        An outage (the database away, a connection lost: :func:`is_outage`) is no fault of the event:
+        it is retried for as long as the outage lasts, never dead-lettered, and the runner pauses
+        before its next batch instead of running every waiting event into the same wall."""
         delivered = msg.metadata.num_delivered or 1
+        backoff = handler.backoff or self.backoff
+        reason = f"{type(exc).__name__}: {exc}"
+        if is_outage(exc):
+            self._outage = True
+            delay = backoff[min(delivered - 1, len(backoff) - 1)]
+            log.warning(
+                "consumer_outage", consumer=handler.name, event_id=str(envelope.id), delivered=delivered,
+                delay=delay, error=reason[:300],
+            )  # fmt: skip
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=delay)
+            return
         max_deliver = handler.max_deliver or self.max_deliver
         permanent = isinstance(exc, PermanentError | ValidationError)
-        reason = f"{type(exc).__name__}: {exc}"
         if permanent or delivered >= max_deliver:
             log.error("consumer_dead_letter", consumer=handler.name, event_id=str(envelope.id), error=reason[:300])
             await self._dead_letter(handler, msg, envelope, reason, delivered)
             return
-        backoff = handler.backoff or self.backoff
         delay = backoff[min(delivered - 1, len(backoff) - 1)]
         log.warning(
             "consumer_retry",
