@@ -634,7 +634,7 @@ async def _search_index(session: AsyncSession, index: SearchIndexReader, ask: _A
         .mappings()
         .all()
     )
-    state = rows[0]
+    state = rows[0] if rows else {"state_index_id": None}
     if state["state_index_id"] != snapshot.index_id:
         return _fallback(index, "foreign")
     if state["state_seq"] != snapshot.applied_seq:

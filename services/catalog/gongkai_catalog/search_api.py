@@ -49,7 +49,10 @@ class SearchHitOut(BaseModel):
     document_number: str | None = Field(default=None, description="文号")
     published_on: dt.date | None = Field(default=None, description="发布日期")
     date: dt.date = Field(description="排序日期：发布日期，未发布的为成文日期")
-    rank: float | None = Field(default=None, description="相关度（按相关度排序时）")
+    rank: float | None = Field(
+        default=None,
+        description="相关度（按相关度排序时）：2 全部检索词见于标题、文号或主题词；1 见于上述或内容概述；0 其余",
+    )
 
 
 class FacetValue(BaseModel):

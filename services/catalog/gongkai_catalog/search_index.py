@@ -368,13 +368,15 @@ def _newest(
         out = [k for k in _all_with_sort(searcher, sch, condition, cursor_sort) if k < before]
         below = tantivy.Query.range_query(sch, "sort", tantivy.FieldType.Unsigned, None, cursor_sort, True, False)
         condition = [*condition, _must(below)]
-    hits = searcher.search(_all_of(condition), n, count=False, order_by_field="sort", order=tantivy.Order.Desc).hits
-    keys = _keys(searcher, [a for _, a in hits])
-    if len(hits) == n:
-        last = hits[-1][0]
-        keys = [k for (s, _), k in zip(hits, keys, strict=True) if s != last]
-        keys += _all_with_sort(searcher, sch, condition, last)
-    out += keys
+    # One more than needed: when it sorts below the n-th, no row outside the window ties with the window.
+    hits = searcher.search(_all_of(condition), n + 1, count=False, order_by_field="sort", order=tantivy.Order.Desc)
+    hits = hits.hits
+    if len(hits) <= n or hits[n][0] < hits[n - 1][0]:
+        out += _keys(searcher, [a for _, a in hits[:n]])
+    else:
+        last = hits[n - 1][0]
+        window = [a for s, a in hits if s != last]
+        out += _keys(searcher, window) + _all_with_sort(searcher, sch, condition, last)
     out.sort(reverse=True)
     return out[:n]
 

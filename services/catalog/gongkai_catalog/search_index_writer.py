@@ -140,7 +140,7 @@ class SearchIndexFollower:
                 try:
                     await self._follow(stop)
                     delay = 0.5
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError, RuntimeError) as exc:
+                except Exception as exc:  # the database away, a full disk, …: searches fall back meanwhile
                     log.warning("search_index_retry", error=repr(exc)[:300], delay=delay)
                     if await _wait(stop, delay):
                         break
@@ -220,6 +220,9 @@ class SearchIndexFollower:
         self.close()
         self.index, self.writer, self.generation = index, writer, state["generation"]
         self.applied_seq, self.index_id = seq, index_id
+        # What an interrupted rebuild or an earlier switch left behind (an API process that still reads a
+        # removed generation keeps its open files; it opens the current one at its next reload).
+        self._remove_old_generations(keep={self.generation})
 
     def close(self) -> None:
         writer, self.writer, self.index = self.writer, None, None
