@@ -12,6 +12,7 @@ gateway and its docs are; Ctrl-C stops all of it. Data survives a restart.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import secrets
 import signal
@@ -34,6 +35,12 @@ def _secret_file(path: Path, factory: callable) -> str:  # type: ignore[valid-ty
     path.write_text(value + "\n")
     path.chmod(0o600)
     return value
+
+
+def _derived(label: str, secret: str) -> bytes:
+    """As the services derive a key from GK_JWT_SECRET when none is set (requests: identity_key,
+    sentiment: author_key): SHA-256 of the label and the secret."""
+    return hashlib.sha256(label.encode() + secret.encode()).digest()
 
 
 def _bin(name: str) -> str:
@@ -60,6 +67,18 @@ def up(args: argparse.Namespace) -> int:
         servers.append(nats)
         env["NATS_URL"] = nats.url
     env.setdefault("GK_JWT_SECRET", _secret_file(DATA / "jwt-secret", lambda: secrets.token_urlsafe(48)))
+    # The keys of the applicant identity hash and of the authors' pseudonyms get files of their own, so
+    # that rotating the token secret does not change them. Written the first time from the values the
+    # services derived from the token secret until now, so hashes already stored stay valid.
+    jwt = env["GK_JWT_SECRET"]
+    identity = _secret_file(
+        DATA / "requests-identity-key", lambda: "hex:" + _derived("gongkai-requests-identity:", jwt).hex()
+    )
+    env.setdefault("GK_REQUESTS_IDENTITY_KEY", identity)
+    env.setdefault(
+        "GK_SENTIMENT_AUTHOR_KEY",
+        _secret_file(DATA / "sentiment-author-key", lambda: _derived("gongkai-sentiment-author:", jwt).hex()),
+    )
     first_admin = not (DATA / "admin-password").exists()
     if not env.get("GK_ADMIN_USERNAME"):
         env["GK_ADMIN_USERNAME"] = "admin"

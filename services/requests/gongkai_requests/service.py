@@ -181,11 +181,21 @@ def verify_secret(secret: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def derived_identity_key(jwt_secret: str) -> bytes:
+    """The identity key of an installation that set none: derived from GK_JWT_SECRET."""
+    return hashlib.sha256(b"gongkai-requests-identity:" + jwt_secret.encode()).digest()
+
+
 def _identity_key(settings: RequestsSettings) -> bytes:
+    """GK_REQUESTS_IDENTITY_KEY (text, or ``hex:`` and the key's bytes in hex), else derived from
+    GK_JWT_SECRET. An installation that sets its own key can rotate the token secret without changing
+    the identity hashes (fees per applicant, repeats); ``hex:`` lets it keep the derived key."""
     own = settings.identity_key.get_secret_value()
+    if own.startswith("hex:"):
+        return bytes.fromhex(own[4:])
     if own:
         return own.encode()
-    return hashlib.sha256(b"gongkai-requests-identity:" + settings.jwt_secret.get_secret_value().encode()).digest()
+    return derived_identity_key(settings.jwt_secret.get_secret_value())
 
 
 def identity_hash(applicant: ApplicantIn, settings: RequestsSettings) -> str:

@@ -1,5 +1,5 @@
 from gongkai_shared.settings import ServiceSettings
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from gongkai_requests.clock import ClockRules
@@ -18,8 +18,22 @@ class RequestsSettings(ServiceSettings):
     pause_includes_answer_day: bool = True
     #: Due-soon events: this many working days before a deadline (issue 4: default 3).
     due_soon_working_days: int = Field(default=3, ge=0, le=20)
-    #: Key of the applicant identity hash (HMAC-SHA256); derived from GK_JWT_SECRET when empty.
+    #: Key of the applicant identity hash (HMAC-SHA256): text, or ``hex:`` and the key's bytes in hex;
+    #: derived from GK_JWT_SECRET when empty (then rotating that secret changes every identity hash).
     identity_key: SecretStr = SecretStr("")
+
+    @field_validator("identity_key")
+    @classmethod
+    def _hex_key(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw.startswith("hex:"):
+            try:
+                if len(bytes.fromhex(raw[4:])) < 16:
+                    raise ValueError
+            except ValueError:
+                raise ValueError("identity_key: 'hex:' must be followed by at least 16 bytes in hex") from None
+        return value
+
     #: Repeated topics: applications of different applicants whose descriptions are this similar…
     topic_similarity: float = Field(default=0.5, gt=0, le=1)
     #: …from at least this many applicants within ``topic_window_days`` raise requests.topic.repeated.
