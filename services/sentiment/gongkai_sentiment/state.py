@@ -62,6 +62,7 @@ __all__ = [
     "freeze_startup_objects",
     "hint",
     "memory_of",
+    "sizes",
 ]
 
 log = structlog.get_logger("gongkai.sentiment.state")
@@ -275,10 +276,13 @@ class _Memory:
 
     # -------------------------------------------------------------------------------- changes
 
-    def put_event(self, e: EventState) -> None:
-        old = self.events.pop(e.id, None)
+    def drop_event(self, event_id: uuid.UUID) -> None:
+        old = self.events.pop(event_id, None)
         if old is not None:
             self.by_key.pop(old.key, None)
+
+    def put_event(self, e: EventState) -> None:
+        self.drop_event(e.id)
         if not e.active:
             return
         self.events[e.id] = e
@@ -357,6 +361,11 @@ def freeze_startup_objects() -> None:
 def forget() -> None:
     """Drop every database's state (tests, or a process that wants to start over)."""
     _MEMORY.clear()
+
+
+def sizes() -> dict[str, tuple[int, int]]:
+    """What this process remembers, per database: (active events, recent first posts)."""
+    return {key.split("#", 1)[1]: (len(m.events), len(m.first_posts)) for key, m in _MEMORY.items()}
 
 
 async def driver(session: AsyncSession) -> Any:
@@ -727,7 +736,7 @@ async def begin(session: AsyncSession, *, settings: SentimentSettings, now: dt.d
             if e.active and e.last_seen_at >= load_since:
                 memory.put_event(e)
             else:
-                memory.events.pop(e.id, None)
+                memory.drop_event(e.id)
         for r in firsts:
             if r["posted_at"] >= load_since:
                 memory.put_first_post(first_post_from_record(r))
