@@ -463,6 +463,29 @@ async def test_worker_restart_resumes_from_its_change_number(world: World) -> No
     world.ids.remove(gone.id)
 
 
+async def test_one_writer_per_directory(world: World) -> None:
+    """A second worker on the same directory (another replica sharing the volume) waits as a standby."""
+    await world.wait_for_index()
+    second = SearchIndexFollower(world.settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(second.run(stop))
+    try:
+        async with world.maker() as session, session.begin():
+            item = _item(world.orgs[0], "关于备用写入检查的通知", "备用写入。", published_on=dt.date(2025, 4, 1))
+            session.add(item)
+            await index_item(session, item)
+        await world.wait_for_index()
+        reader = SearchIndexReader(world.directory)
+        result = await world.search(reader, Principal.anonymous(), q="备用写入")
+        assert ([h.item_id for h in result.hits], result.served_by) == ([item.id], "index")
+        assert second.writer is None and second.applied_seq == -1 and not second.lock.acquire()
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    async with world.maker() as session, session.begin():
+        await session.delete(await session.get(Item, item.id))
+
+
 async def test_concurrent_readers_see_whole_transactions(world: World) -> None:
     """Readers during writes (index or PostgreSQL, whichever answers) see each transaction whole: a batch
     of three items written together is found entirely or not at all, with a matching total."""
