@@ -42,14 +42,15 @@ DUST = [
 ]
 
 
+# Worded unlike every other test's posts (similar wording about another place would be a near-duplicate of it).
 COMPLAINTS = [
-    "{place}{factory}夜里偷偷排放废气，整个村子都是刺鼻的臭味，投诉多次没人管！",
-    "我是{place}的村民，{factory}每天晚上排臭气，熏得老人孩子睡不着，请环保部门查处。",
-    "反映{place}{factory}废气污染，臭味持续一个多月，多次投诉没有结果，要求彻查。",
-    "{factory}的臭味又来了，{place}这边晚上根本不敢开窗，到底有没有人管？",
-    "{place}{factory}半夜冒黄烟，臭气熏天，村民投诉无门，强烈要求停产整改。",
-    "再次反映{place}{factory}夜间排放刺鼻气体，上次投诉后没有任何回复，太不负责了。",
-    "{place}{factory}排放的臭气让全村苦不堪言，孩子咳嗽好几天了，希望政府重视。",
+    "{place}{factory}把污水直接排进白沙河，河面漂着一层油花，下游的鱼成片死掉。",
+    "住在{place}河边二十年，从没见过河水黑成这样，{factory}的排污口就在桥底下。",
+    "{factory}趁下雨往河里放废水，{place}的村民拍了视频，环保局却说没有发现问题。",
+    "{place}的井水现在一股怪味，村里人怀疑是{factory}渗漏，谁来检测一下？",
+    "白沙河是{place}的饮用水源，{factory}天天往里排污水，水质检测结果从来不公开。",
+    "今天又看到{factory}的罐车在{place}河滩倾倒，司机看见人拍照就跑了。",
+    "{place}养鸭的老王说鸭子喝了河水就病，{factory}排污的问题至今没有任何说法。",
 ]
 
 
@@ -167,7 +168,7 @@ async def test_two_api_processes_taking_turns_count_every_post_and_repost_of_one
             # Staff close the event through B; A (which remembers it open) must not fold new posts into it.
             closed = await b.post(f"/events/{event_id}/close")
             assert closed.status_code == 200, closed.text
-            fresh = f"{place}{factory}今天又开始排气了，味道比上周还大，家里老人头晕恶心，请尽快处理。"
+            fresh = f"{place}{factory}排污的事拖了一个月，镇政府门口贴了通知也没人落实，河水还是黑的。"
             after = await send(a, [post(fresh, place=place)])
             assert after["near_duplicates"] == 0
             assert after["event_ids"] and after["event_ids"] != [event_id]
