@@ -635,7 +635,7 @@ async def ingest(
             _fold_post(event, c, a, department, links.get(i), terms, is_repost=original is not None, settings=settings)
             touched[event.id] = event
             if original is None:
-                batch.index_event(event, terms)
+                batch.index_event(event, terms, generic)
         is_first = original is None and cluster
         if is_first:
             first_posts.append(

@@ -143,6 +143,10 @@ class EventState:
     #: (the indexes hold these, cheaper to hash than UUIDs).
     new: bool = False
     key: int = field(default_factory=lambda: next(_keys))
+    #: The entities (places, named bodies) among ``terms``, and the terms dict they were found in (folding
+    #: replaces the dict, which makes them stale).
+    entities_of: Any = field(default=None, compare=False, repr=False)
+    entities: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     def copy(self) -> EventState:
         # Folding replaces the dict and list attributes instead of changing them, so a shallow copy is enough.
@@ -531,6 +535,7 @@ class Batch:
     local: BatchBands = field(default_factory=BatchBands)
     #: Risk level of each event before this batch touched it.
     before: dict[uuid.UUID, int] = field(default_factory=dict)
+    _entityless: dict[str, set[int]] = field(default_factory=dict)
 
     # -------------------------------------------------------------------------------- events
 
@@ -554,6 +559,25 @@ class Batch:
     def add_event(self, e: EventState) -> None:
         self.events[e.key] = e
 
+    def entities_of(self, e: EventState, generic: frozenset[str]) -> frozenset[str]:
+        if e.entities_of is not e.terms:
+            e.entities = frozenset(t for t in e.terms if similarity.is_entity(t, generic))
+            e.entities_of = e.terms
+        return e.entities
+
+    def _without_entities(self, topic: str, generic: frozenset[str]) -> set[int]:
+        """Events of ``topic`` naming no place or body (remembered ones found once per batch, this batch's as they
+        change): the only ones, besides those sharing one, that a post naming entities may join."""
+        found = self._entityless.get(topic)
+        if found is None:
+            found = self._entityless[topic] = {
+                e.key
+                for events in (self.memory.events.values(), self.events.values())
+                for e in events
+                if e.topic == topic and not self.entities_of(e, generic)
+            }
+        return found
+
     def best_event(
         self,
         topic: str,
@@ -564,57 +588,77 @@ class Batch:
         generic: frozenset[str],
     ) -> EventState | None:
         """The active event of ``topic`` a first post joins: the one whose words it overlaps most, weighted by
-        specificity (``weights``), +0.15 for the same place, at or above ``threshold``; a post naming places or
-        bodies (entities) none of which the event has is another matter. Candidates share a specific word
-        (weight ≥ 1) or the place; a candidate whose best possible score (all its shared specific words, every
-        generic word of the post, the place) stays below ``threshold`` is not scored."""
+        specificity (``weights``), +0.15 for the same place, at or above ``threshold``, among the events sharing a
+        specific word (weight ≥ 1) or the place with it; a post naming places or bodies (entities) none of which
+        the event has is another matter (unless the event names none).
+
+        So for a post naming entities only the events sharing one, sharing its place or naming none are looked at;
+        for others, an event is scored only if its best possible score (all its shared specific words, every
+        generic word of the post, the place) reaches ``threshold``."""
         total = sum(weights.values()) or 1.0
-        generic_weight = 0.0
-        shared: dict[int, float] = {}
         indexes = [x for x in (self.memory.by_term.get(topic), self.by_term.get(topic)) if x]
-        for t, w in weights.items():
-            if w < 1.0:
-                generic_weight += w
-                continue
+        places = [x for x in (self.memory.by_place.get(topic), self.by_place.get(topic)) if x]
+        entities = {t for t in weights if similarity.is_entity(t, generic)}
+        bonus = 0.15 if place else 0.0
+        need = threshold - bonus - 1e-9
+        specific = [t for t, w in weights.items() if w >= 1.0]
+        keys: set[int] | dict[int, float]
+        if entities:
+            keys = set()
             for index in indexes:
-                got = index.get(t)
-                if got:
-                    for k in got:
-                        shared[k] = shared.get(k, 0.0) + w
-        bonus = 0.0
-        if place:
-            bonus = 0.15
-            for index in (self.memory.by_place.get(topic), self.by_place.get(topic)):
-                if index:
+                for t in entities:
+                    got = index.get(t)
+                    if got:
+                        keys.update(got)
+            if place:
+                for index in places:
+                    keys.update(index.get(place, ()))
+            keys.update(self._without_entities(topic, generic))
+        else:
+            generic_weight = sum(w for w in weights.values() if w < 1.0)
+            shared: dict[int, float] = {}
+            for t in specific:
+                w = weights[t]
+                for index in indexes:
+                    got = index.get(t)
+                    if got:
+                        for k in got:
+                            shared[k] = shared.get(k, 0.0) + w
+            if place:
+                for index in places:
                     for k in index.get(place, ()):
                         shared.setdefault(k, 0.0)
-        need = threshold - bonus - 1e-9
+            # An upper bound (a word the index remembers may have left the event): below it, it cannot reach.
+            keys = {k for k, upper in shared.items() if (upper + generic_weight) / total >= need}
         best: EventState | None = None
         best_score = 0.0
-        entities: set[str] | None = None
         window_start = self.window_start
-        for k, upper in shared.items():
-            if (upper + generic_weight) / total < need:
-                continue  # an upper bound (a word the index remembers may have left the event): cannot reach
+        for k in keys:
             e = self.events.get(k) or self.memory.by_key.get(k)
             if e is None or e.topic != topic or not e.active or e.last_seen_at < window_start:
                 continue
             event_terms = e.terms
-            if entities is None:
-                entities = {t for t in weights if similarity.is_entity(t, generic)}
-            if entities and not entities & event_terms.keys():
+            if entities and not entities & event_terms.keys() and self.entities_of(e, generic):
                 # A local matter is its place or body: a post naming others is another matter,
                 # however alike the complaint reads (the same wording is common to many matters).
-                if any(similarity.is_entity(t, generic) for t in event_terms):
-                    continue
+                continue
+            same_place = bool(place and e.place and place == e.place)
+            if not same_place and not any(t in event_terms for t in specific):
+                continue  # shares neither a specific word nor the place: not a candidate
             score = sum(w for t, w in weights.items() if t in event_terms) / total
-            if place and e.place and place == e.place:
+            if same_place:
                 score += 0.15
             if score >= threshold and score > best_score:
                 best_score, best = score, e
         return self._mine(best) if best is not None and not best.new else best
 
-    def index_event(self, e: EventState, words: Iterable[str]) -> None:
+    def index_event(self, e: EventState, words: Iterable[str], generic: frozenset[str]) -> None:
+        without = self._entityless.get(e.topic)
+        if without is not None:
+            if self.entities_of(e, generic):
+                without.discard(e.key)
+            else:
+                without.add(e.key)
         terms = self.by_term.setdefault(e.topic, {})
         for t in words:
             if t in e.terms:
