@@ -441,8 +441,18 @@ class IngestResult:
     alerts: list[uuid.UUID] = field(default_factory=list)
 
 
+_HOURS: dict[int, str] = {}
+
+
 def _hour(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H")
+    """The UTC hour of ``moment`` ("2026-11-22T21"), remembered per hour (posts of a burst share a few)."""
+    n = int(moment.timestamp()) // 3600
+    hour = _HOURS.get(n)
+    if hour is None:
+        if len(_HOURS) > 10_000:
+            _HOURS.clear()  # bounded
+        hour = _HOURS[n] = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H")
+    return hour
 
 
 async def ingest(

@@ -19,7 +19,6 @@ import functools
 import operator
 import re
 import zlib
-from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from gongkai_shared.text import STOP_WORDS, normalize, shingles
@@ -108,13 +107,15 @@ def signature_similarity(a: Sequence[int], b: Sequence[int]) -> float:
     return sum(map(operator.eq, a, b)) / len(a)
 
 
+_BAND_FORMATS = [b"%d:" % band + b",".join([b"%d"] * ROWS) for band in range(BANDS)]
+
+
 def band_keys(sig: Sequence[int]) -> list[int]:
     """One 63-bit key per band (the band number is part of the key): CRC-32 twice of ``"<band>:<v>,<v>,…"``."""
     out = []
     crc32 = zlib.crc32
-    for band in range(BANDS):
-        vals = sig[band * ROWS : (band + 1) * ROWS]
-        raw = (b"%d:" % band) + b",".join(b"%d" % v for v in vals)
+    for band, fmt in enumerate(_BAND_FORMATS):
+        raw = fmt % tuple(sig[band * ROWS : (band + 1) * ROWS])
         out.append(((crc32(raw) << 31) ^ crc32(raw, _SEED)) & _EMPTY)
     return out
 
@@ -188,11 +189,13 @@ def event_overlap(post_terms: Iterable[str], event_terms: dict[str, float], gene
 
 
 def merge_terms(event_terms: dict[str, float], post_terms: Iterable[str], limit: int) -> dict[str, float]:
-    """Add a post's terms to an event's bounded centroid (keeps the ``limit`` heaviest)."""
-    merged = Counter(event_terms)
+    """Add a post's terms to an event's bounded centroid (keeps the ``limit`` heaviest, heaviest first; of equal
+    weights, the earlier: what ``Counter.most_common`` gives)."""
+    merged = dict(event_terms)
+    get = merged.get
     for t in set(post_terms):
-        merged[t] += 1.0
-    return dict(merged.most_common(limit))
+        merged[t] = get(t, 0) + 1.0
+    return dict(sorted(merged.items(), key=operator.itemgetter(1), reverse=True)[:limit])
 
 
 generic_words = functools.cache(_generic_words)
