@@ -20,10 +20,12 @@ import argparse
 import asyncio
 import datetime as dt
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -143,6 +145,8 @@ INTERPRETATION_ELEMENTS = [
     ("惠民利民举措", "新政策减少了申请材料，推行网上办理和“一件事一次办”，群众少跑腿、企业少跑路。"),
     ("新旧政策差异", "与原有规定相比，新文件放宽了申请条件，缩短了办理时限，并增加了事中事后监管的要求。"),
 ]
+#: the kinds the catalog counts as policies (each gets an interpretation task: 三同步)
+POLICY_KINDS = frozenset({"regulation", "normative_document", "policy_document"})
 NON_TEXT_FORMS = ["graphic", "qa", "video", "expert", "interview", "press_conference", "case", "animation"]
 
 # Public-opinion events: (topic key, department suffix, place, the posts' sentences)
@@ -232,6 +236,9 @@ class Account:
     token: str | None = None
 
 
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?<=/)\d{4}(?=/|$)")
+
+
 class Gateway:
     """A small client of the gateway: signs in, signs in again when a 15-minute token expires, bounds concurrency."""
 
@@ -242,6 +249,8 @@ class Gateway:
         self.limit = asyncio.Semaphore(concurrency)
         self.calls = 0
         self.retries = 0
+        #: ``"POST catalog/items/{id}/approve"`` → [calls, seconds] (time per route, for bench/demo.py)
+        self.timings: dict[str, list[float]] = {}
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -273,7 +282,11 @@ class Gateway:
                     if as_.token is None:
                         await self._sign_in(as_)
                     headers["Authorization"] = f"Bearer {as_.token}"
+                t0 = time.perf_counter()
                 resp = await self.http.request(method, f"/api/v1/{path.lstrip('/')}", headers=headers, **kwargs)
+                spent = self.timings.setdefault(f"{method} {_ID.sub('{id}', path.lstrip('/'))}", [0, 0.0])
+                spent[0] += 1
+                spent[1] += time.perf_counter() - t0
                 self.calls += 1
                 if resp.status_code == 401 and as_ is not None and not signed_in_again:
                     as_.token, signed_in_again = None, True  # expired (15 minutes): sign in again, once
@@ -334,13 +347,28 @@ class Loaded:
     items_by_kind: Counter = field(default_factory=Counter)
     outcomes: Counter = field(default_factory=Counter)
     example_item: dict | None = None
+    #: information processing fees paid (国办函〔2020〕109号), per (organization id, year paid), in yuan: what staff
+    #: enter in the annual report (the requests service's statistics do not carry them)
+    fees: Counter = field(default_factory=Counter)
+    #: wall-clock seconds per phase, in order
+    phases: dict[str, float] = field(default_factory=dict)
+    #: per route: [calls, seconds waited for the answers] (see ``Gateway.timings``)
+    timings: dict[str, list[float]] = field(default_factory=dict)
 
 
 class CityLoader:
     def __init__(
-        self, gw: Gateway, scale: Scale, seed: int, *, log: Callable[[str], None], today: dt.date | None = None
+        self,
+        gw: Gateway,
+        scale: Scale,
+        seed: int,
+        *,
+        log: Callable[[str], None],
+        today: dt.date | None = None,
+        on_phase: Callable[[str | None], None] | None = None,
     ) -> None:
         self.gw = gw
+        self.on_phase = on_phase
         self.scale = scale
         self.rng = random.Random(seed)
         self.seed = seed
@@ -362,12 +390,17 @@ class CityLoader:
     def working_day(self, d: dt.date) -> dt.date:
         return self.cal.working_day_on_or_after(d)
 
-    def day_in(self, year: int, *, latest: dt.date | None = None) -> dt.date:
+    def rng_for(self, what: str) -> random.Random:
+        """The random stream of one part of the city. Parts are loaded at the same time, so each draws from its own
+        stream (seeded by the seed and its name) and the city never depends on the order the servers answer in."""
+        return random.Random(f"{self.seed}:{what}")
+
+    def day_in(self, rng: random.Random, year: int, *, latest: dt.date | None = None) -> dt.date:
         """A working day of ``year``, not after ``latest`` (default: today)."""
         latest = min(latest or self.today, dt.date(year, 12, 31))
         start = dt.date(year, 1, 4)
         span = max((latest - start).days, 0)
-        d = self.working_day(start + dt.timedelta(days=self.rng.randrange(0, span + 1)))
+        d = self.working_day(start + dt.timedelta(days=rng.randrange(0, span + 1)))
         return d if d <= latest else start
 
     async def user(self, username: str, roles: list[str], department_id: str | None, display: str) -> Account:
@@ -481,7 +514,7 @@ class CityLoader:
 
     # -- 2. documents ---------------------------------------------------------------------------
 
-    def _policy_body(self, topic: tuple[str, str, str], org: Org, year: int) -> str:
+    def _policy_body(self, rng: random.Random, topic: tuple[str, str, str], org: Org, year: int) -> str:
         _what, a, b = topic
         return (
             f"第一条 为了做好{a}工作，推动{b}，根据有关法律法规和上级政策规定，结合{CITY}实际，制定本办法。\n"
@@ -489,12 +522,12 @@ class CityLoader:
             f"第三条 {org.name}负责本办法的组织实施，有关部门按照职责分工做好相关工作。\n"
             f"第四条 符合条件的单位和个人可以通过{CITY}政务服务网申请办理，办理时限为十个工作日。\n"
             f"第五条 各有关单位应当加强监督检查，定期公开{a}工作情况，接受社会监督。\n"
-            f"第六条 本办法自{year}年{self.rng.randrange(1, 13)}月1日起施行，有效期五年。"
+            f"第六条 本办法自{year}年{rng.randrange(1, 13)}月1日起施行，有效期五年。"
         )
 
-    def _item_specs(self, org: Org, year: int) -> list[dict[str, Any]]:
+    def _item_specs(self, rng: random.Random, org: Org, year: int) -> list[dict[str, Any]]:
         """This organization's documents of one year, across the statutory categories and kinds."""
-        rng, n = self.rng, self.scale.items_per_org_year
+        n = self.scale.items_per_org_year
         latest = self.today - dt.timedelta(days=3)
         kinds = ["normative_document", "work_news", "budget", "policy_document", "work_news"]
         if org.focus == "licensing":
@@ -506,7 +539,7 @@ class CityLoader:
         kinds = (kinds * (n // len(kinds) + 1))[:n]
         specs = []
         for serial, kind in enumerate(kinds, start=1):
-            written = self.day_in(year, latest=latest)
+            written = self.day_in(rng, year, latest=latest)
             topic = rng.choice(POLICY_TOPICS)
             spec: dict[str, Any] = {"organization_id": org.id, "kind": kind, "written_on": written.isoformat()}
             if kind in ("normative_document", "policy_document", "regulation"):
@@ -519,7 +552,7 @@ class CityLoader:
                 spec |= {
                     "title": f"{CITY}{topic[0]}{name}",
                     "document_number": doc,
-                    "body": self._policy_body(topic, org, year),
+                    "body": self._policy_body(rng, topic, org, year),
                     "summary": f"规范{topic[1]}工作，明确办理条件、流程和部门职责。",
                     "keywords": [topic[1], topic[2]],
                     "subject_category": "综合政务\\政务公开" if "公开" in topic[0] else f"综合政务\\{topic[2]}",
@@ -575,24 +608,46 @@ class CityLoader:
         return item
 
     async def documents(self) -> None:
-        rng = self.rng
-        previous_policies: dict[str, list[dict]] = {o.id: [] for o in self.out.orgs}
-        for year in self.years:
-            jobs = []
+        """Every document of every year is drawn first; then each organization publishes its years in order (a
+        revision supersedes a policy of an earlier year), every organization at the same time (no pause between
+        years: a department's 2023 waits only for its own 2022)."""
+        rng = self.rng_for("documents")
+        # plan[org][year index] = the specs; a revision names the (year index, spec index) of the policy it revises
+        plan: dict[str, list[list[dict[str, Any]]]] = {o.id: [] for o in self.out.orgs}
+        earlier: dict[str, list[tuple[int, int]]] = {o.id: [] for o in self.out.orgs}  # policies not yet revised
+        for y, year in enumerate(self.years):
+            new: dict[str, list[tuple[int, int]]] = {o.id: [] for o in self.out.orgs}
             for org in self.out.orgs:
-                for spec in self._item_specs(org, year):
-                    olds = previous_policies[org.id]
+                specs = self._item_specs(rng, org, year)
+                for k, spec in enumerate(specs):
+                    olds = earlier[org.id]
                     if spec["kind"] == "normative_document" and olds and rng.random() < 0.2:
-                        old = olds.pop(rng.randrange(len(olds)))  # a revision (立改废): supersedes the old one
-                        spec["supersedes_id"] = old["id"]
-                        spec["title"] = old["title"].replace("（修订）", "") + "（修订）"
-                    jobs.append((org, spec))
-            items = await gather_all(self.publish(org, spec) for org, spec in jobs)
-            for (org, _), item in zip(jobs, items, strict=True):
-                if item["is_policy"]:
-                    previous_policies[org.id].append(item)
-                    self.out.policies.append(item)
-            self.log(f"  {year}: {len(items)} documents published")
+                        old_y, old_k = olds.pop(rng.randrange(len(olds)))  # a revision (立改废): supersedes it
+                        spec["_revises"] = (old_y, old_k)
+                        spec["title"] = plan[org.id][old_y][old_k]["title"].replace("（修订）", "") + "（修订）"
+                    if spec["kind"] in POLICY_KINDS:
+                        new[org.id].append((y, k))
+                plan[org.id].append(specs)
+            for org_id, keys in new.items():
+                earlier[org_id].extend(keys)
+        published: dict[str, list[list[dict]]] = {o.id: [] for o in self.out.orgs}
+
+        async def years_of(org: Org) -> None:
+            for specs in plan[org.id]:
+                bodies = []
+                for spec in specs:
+                    body = {k: v for k, v in spec.items() if k != "_revises"}
+                    if "_revises" in spec:
+                        old_y, old_k = spec["_revises"]
+                        body["supersedes_id"] = published[org.id][old_y][old_k]["id"]
+                    bodies.append(body)
+                published[org.id].append(await gather_all(self.publish(org, body) for body in bodies))
+
+        await gather_all(years_of(org) for org in self.out.orgs)
+        for y, year in enumerate(self.years):  # in the plan's order, not the order they were published in
+            for org in self.out.orgs:
+                self.out.policies.extend(item for item in published[org.id][y] if item["is_policy"])
+            self.log(f"  {year}: {sum(len(published[o.id][y]) for o in self.out.orgs)} documents published")
         # Repeal a few older policies (废止), on a past date.
         candidates = [p for p in self.out.policies if p["kind"] == "normative_document"]
         rng.shuffle(candidates)
@@ -601,7 +656,7 @@ class CityLoader:
         for p in candidates[: max(1, len(candidates) // 12)]:
             written = dt.date.fromisoformat(p["written_on"])
             if written.year < self.today.year:
-                on = self.day_in(min(written.year + 1, self.today.year), latest=self.today - dt.timedelta(days=1))
+                on = self.day_in(rng, min(written.year + 1, self.today.year), latest=self.today - dt.timedelta(days=1))
                 repeal.append((p, max(on, written)))
         await gather_all(
             self.gw.call(
@@ -619,7 +674,7 @@ class CityLoader:
     # -- 3. table 二 figures -------------------------------------------------------------------
 
     async def figures(self) -> None:
-        rng = self.rng
+        rng = self.rng_for("figures")
         jobs = []
         for org in self.out.orgs:
             for year in self.years:
@@ -645,21 +700,30 @@ class CityLoader:
         """Each published policy gets a task from the interpretation worker (catalog.policy.published); most are
         written, reviewed and published (→ a 政策解读 item in the catalog); the rest stay open and fall due."""
         wanted = {p["id"]: p for p in self.out.policies}
-        deadline = time.monotonic() + 180
         tasks: dict[str, dict] = {}
-        while time.monotonic() < deadline:
+        # The worker opens them from catalog.policy.published: wait while they keep coming (a minute without a new
+        # one ends the wait; the policies without a task then get no interpretation from the demo).
+        last_news = time.monotonic()
+        while time.monotonic() - last_news < 60:
+            before = len(tasks)
             for t in await self.gw.pages("interpretation/tasks", as_=self.gw.admin, params={"kind": "regular"}):
                 if t.get("policy_item_id") in wanted:
                     tasks[t["policy_item_id"]] = t
             if len(tasks) >= len(wanted):
                 break
-            await asyncio.sleep(1)
+            if len(tasks) > before:
+                last_news = time.monotonic()
+            await asyncio.sleep(2)
+        if len(tasks) < len(wanted):
+            self.log(f"  {len(wanted) - len(tasks)} policies got no interpretation task in time")
         self.out.counts["interpretation_tasks"] = len(tasks)
         by_id = {o.id: o for o in self.out.orgs}
-        rng = self.rng
-        chosen = [t for _, t in sorted(tasks.items()) if rng.random() < 0.85 and t["status"] != "published"]
+        rng = self.rng_for("interpretations")
+        draws = [(p["id"], rng.random()) for p in self.out.policies]  # one draw per policy, in the plan's order
+        chosen = [tasks[pid] for pid, r in draws if r < 0.85 and pid in tasks and tasks[pid]["status"] != "published"]
 
         async def write(task: dict) -> None:
+            rng = random.Random(f"{self.seed}:interpretation:{wanted[task['policy_item_id']]['index_number']}")
             org = by_id[task["organization_id"]]
             policy = wanted[task["policy_item_id"]]
             a = (policy.get("keywords") or ["该项工作"])[0]
@@ -697,8 +761,7 @@ class CityLoader:
 
     # -- 5. applications ------------------------------------------------------------------------
 
-    def _applicant(self) -> dict[str, Any]:
-        rng = self.rng
+    def _applicant(self, rng: random.Random) -> dict[str, Any]:
         if rng.random() < 0.78:
             return {
                 "type": "natural_person",
@@ -744,7 +807,7 @@ class CityLoader:
     ]
 
     async def applications(self) -> None:
-        rng = self.rng
+        rng = self.rng_for("applications")
         jobs = []
         for org in self.out.orgs:
             for year in self.years:
@@ -756,7 +819,7 @@ class CityLoader:
                         latest = self.today - dt.timedelta(days=1)
                     if latest.year < year:
                         continue
-                    received = self.day_in(year, latest=latest)
+                    received = self.day_in(rng, year, latest=latest)
                     if open_case:
                         received = self.working_day(self.today - dt.timedelta(days=rng.randrange(2, 12)))
                         if received > self.today:
@@ -764,19 +827,28 @@ class CityLoader:
                     topic = rng.choice(POLICY_TOPICS)
                     remedy = rng.random() < 0.06
                     jobs.append((org, received, "open" if open_case else scenario, topic, remedy, rng.random()))
-        results = await gather_all(self._application(*job) for job in jobs)
+        results = await gather_all(
+            self._application(*job, random.Random(f"{self.seed}:application:{i}")) for i, job in enumerate(jobs)
+        )
         self.out.counts["applications"] = len(results)
         for outcome in results:
             self.out.outcomes[outcome or "（办理中）"] += 1
 
     async def _application(
-        self, org: Org, received: dt.date, scenario: str, topic: tuple[str, str, str], remedy: bool, r: float
+        self,
+        org: Org,
+        received: dt.date,
+        scenario: str,
+        topic: tuple[str, str, str],
+        remedy: bool,
+        r: float,
+        rng: random.Random,
     ) -> str | None:
         gw, staff = self.gw, org.staff
         channel = "in_person" if r < 0.6 else "letter_signed"
         body: dict[str, Any] = {
             "department_id": org.id,
-            "applicant": self._applicant(),
+            "applicant": self._applicant(rng),
             "title": f"{org.name}{topic[1]}相关政府信息",
             "description": f"申请公开{org.name}{received.year}年{topic[0]}工作的相关文件、资金使用情况及实施方案",
             "wanted_form": "paper" if channel == "letter_signed" else "electronic",
@@ -836,7 +908,7 @@ class CityLoader:
                 "third_party_opinion": "第三方书面答复不同意公开，并说明了理由",
             }
         elif scenario == "withheld":
-            outcome = self.rng.choice(
+            outcome = rng.choice(
                 ["withheld_process_information", "withheld_internal_affairs", "withheld_enforcement_case_file",
                  "withheld_state_secret"]
             )  # fmt: skip
@@ -850,7 +922,7 @@ class CityLoader:
         elif scenario == "unavailable_needs_creation":
             outcome, details = "unavailable_needs_creation", {"explanation": "所申请信息需要对现有数据进行汇总、加工"}
         elif scenario == "not_processed":
-            outcome = self.rng.choice(["not_processed_petition", "not_processed_publication"])
+            outcome = rng.choice(["not_processed_petition", "not_processed_publication"])
             details = {
                 "proper_channel": "请通过12345热线或信访渠道反映",
                 "publication_route": "该信息已在《示范市统计年鉴》公开出版，可在市图书馆查阅",
@@ -883,6 +955,7 @@ class CityLoader:
                 "POST", f"requests/applications/{aid}/fee-payment", as_=staff,
                 json={"on": paid.isoformat(), "amount": str(fee["amount"])},
             )  # fmt: skip
+            self.out.fees[(org.id, paid.year)] += Decimal(str(fee["amount"]))
             reply_on = self.add_wd(paid, 4)
         reply_on = min(reply_on, self.today - dt.timedelta(days=1))
         await gw.call("POST", f"requests/applications/{aid}/outcome", as_=staff,
@@ -910,7 +983,7 @@ class CityLoader:
                     json={"kind": kind, "filed_on": filed.isoformat(),
                           "case_number": f"示范复〔{filed.year}〕{int(r * 100) + 1}号" if kind == "review" else
                           f"（{filed.year}）示01行初{int(r * 100) + 1}号",
-                          "result": (self.rng.choice(["upheld", "upheld", "corrected"]) if done else "pending"),
+                          "result": (rng.choice(["upheld", "upheld", "corrected"]) if done else "pending"),
                           "concluded_on": concluded.isoformat() if done else None},
                 )  # fmt: skip
                 self.out.counts["remedies"] += 1
@@ -919,7 +992,7 @@ class CityLoader:
     # -- 6. public opinion ------------------------------------------------------------------------
 
     async def sentiment(self) -> None:
-        rng = self.rng
+        rng = self.rng_for("sentiment")
         key = await self.gw.json(
             "POST", "api-keys", as_=self.gw.admin,
             json={"name": f"{CITY}舆情采集系统（演示）", "scopes": ["sentiment:write", "sentiment:read"]},
@@ -998,7 +1071,9 @@ class CityLoader:
                 "organization_id": org.id,
                 "kind": "other_document",
                 "title": f"{CITY}停车设施建设管理办法（征求意见稿）",
-                "body": self._policy_body(("停车设施建设管理", "停车", "城市管理"), org, self.today.year),
+                "body": self._policy_body(
+                    self.rng_for("consultation"), ("停车设施建设管理", "停车", "城市管理"), org, self.today.year
+                ),
                 "summary": "公开征求社会公众意见的决策草案及其起草说明。",
             },
         )
@@ -1032,22 +1107,42 @@ class CityLoader:
 
     # -- all --------------------------------------------------------------------------------------
 
+    async def _step(self, title: str, step: Callable[[], Awaitable[None]]) -> None:
+        t0 = time.monotonic()
+        self.log(f"- {title} …")
+        await step()
+        self.out.phases[title] = time.monotonic() - t0
+        self.log(f"  {title}: done in {self.out.phases[title]:.1f} s")
+
     async def load(self) -> Loaded:
-        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
-            ("organizations, users", self.organizations),
-            ("documents through review", self.documents),
-            ("table 二 figures", self.figures),
-            ("interpretations", self.interpretations),
-            ("applications", self.applications),
-            ("public opinion", self.sentiment),
-            ("consultation", self.consultation),
-        ]
+        """The organizations and their people first; then the parts that do not wait for each other at the same
+        time, each service busy with its own: the catalog's documents (then the interpretations of their policies,
+        the posts about them and the consultation), table 二 figures, and the applications."""
         await self.refuse_if_loaded()
-        for title, step in steps:
-            t0 = time.monotonic()
-            self.log(f"- {title} …")
-            await step()
-            self.log(f"  done in {time.monotonic() - t0:.1f} s")
+        if self.on_phase is not None:
+            self.on_phase("organizations, users")
+        await self._step("organizations, users", self.organizations)
+
+        async def documents_then_what_needs_them() -> None:
+            await self._step("documents through review", self.documents)
+            await gather_all([
+                self._step("interpretations", self.interpretations),
+                self._step("public opinion", self.sentiment),
+                self._step("consultation", self.consultation),
+            ])  # fmt: skip
+
+        if self.on_phase is not None:
+            self.on_phase("the rest, at the same time")
+        t0 = time.monotonic()
+        await gather_all([
+            documents_then_what_needs_them(),
+            self._step("table 二 figures", self.figures),
+            self._step("applications", self.applications),
+        ])  # fmt: skip
+        self.out.phases["the rest, at the same time"] = time.monotonic() - t0
+        if self.on_phase is not None:
+            self.on_phase(None)
+        self.out.timings = self.gw.timings
         return self.out
 
 
@@ -1060,11 +1155,14 @@ async def load_city(
     seed: int = 2026,
     log: Callable[[str], None] = print,
     concurrency: int = 6,
+    on_phase: Callable[[str | None], None] | None = None,
 ) -> Loaded:
-    """Load the demo city into the Gongkai behind ``base_url``; raise ``CityExists`` when it is there already."""
+    """Load the demo city into the Gongkai behind ``base_url``; raise ``CityExists`` when it is there already.
+
+    ``on_phase`` is called with each phase's title as it starts, and with None at the end (bench/demo.py)."""
     gw = Gateway(base_url, Account(admin_username, admin_password), concurrency=concurrency)
     try:
-        return await CityLoader(gw, SCALES[scale], seed, log=log).load()
+        return await CityLoader(gw, SCALES[scale], seed, log=log, on_phase=on_phase).load()
     finally:
         await gw.close()
 
@@ -1094,6 +1192,14 @@ def summary(out: Loaded, base_url: str, seconds: float) -> str:
         f"  interpretations    {gw}/api/v1/interpretation/figures   (signed in)",
         f"  opinion events     {gw}/api/v1/sentiment/events   (signed in)",
         f"Users: demo-staff-NNN / demo-review-NNN per organization, demo-office; password {USER_PASSWORD!r}.",
+        "",
+        f'The annual report of {org.name} for {year} (README: "A whole demo city in one command"):',
+        f'  as demo-staff-001:  POST {gw}/api/v1/catalog/organizations/{org.id}/annual-reports  {{"year": {year}}}',
+        f'                      PATCH …/annual-reports/{year}  {{"fees_collected": "{out.fees[(org.id, year)]}"}}'
+        "  (the fees it collected)",
+        f"                      GET …/annual-reports/{year}/html, …/docx;  POST …/annual-reports/{year}/submit",
+        "  as demo-review-001: POST …/catalog/items/<its item_id>/approve  (保密审查, 初审, 复审, 终审); staff publish",
+        f"  as demo-office:     GET {gw}/api/v1/catalog/assessment?period={year}, …/assessment/chart.svg?period={year}",
     ]
     return "\n".join(lines)
 
