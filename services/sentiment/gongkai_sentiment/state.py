@@ -414,6 +414,7 @@ class Hint:
     """The most similar remembered first post of each post of a batch, found before the lock from the memory as it
     was then (``epoch``, ``seq``): under the lock only first posts remembered since are compared again."""
 
+    memory: _Memory
     epoch: int
     seq: int
     best: list[tuple[float, FirstPost | None]]
@@ -487,7 +488,7 @@ def hint(
         )
         for sig, fp, bs in zip(sigs, fps, bands, strict=True)
     ]
-    return Hint(memory.epoch, memory.seq, best)
+    return Hint(memory, memory.epoch, memory.seq, best)
 
 
 class BatchBands:
@@ -692,7 +693,7 @@ class Batch:
         it); when memory lost nothing since, only first posts remembered after it are compared."""
         need = threshold * similarity.BINS - 1e-9
         best, remembered, since = 0.0, None, 0
-        if hinted is not None and hinted[0].epoch == self.memory.epoch:
+        if hinted is not None and hinted[0].memory is self.memory and hinted[0].epoch == self.memory.epoch:
             best, remembered = hinted[0].best[hinted[1]]
             since = hinted[0].seq
         best, remembered = _remembered(
@@ -753,6 +754,26 @@ async def begin(session: AsyncSession, *, settings: SentimentSettings, now: dt.d
         how = "changes"
     else:
         how = "full"
+    if how == "changes":
+        assert memory.generation is not None
+        firsts = await conn.fetch(
+            f"SELECT {_FIRST_POST_COLUMNS} FROM posts"
+            " WHERE signature IS NOT NULL AND generation > $1 AND posted_at >= $2 LIMIT $3",
+            memory.generation,
+            load_since,
+            settings.duplicate_index_limit + 1,
+        )
+        if len(firsts) > settings.duplicate_index_limit:
+            how = "full"  # missed more than memory holds (idle while others ingested): start over
+        else:
+            for r in await conn.fetch(_SELECT_EVENTS + " WHERE generation > $1", memory.generation):
+                e = event_from_record(r)
+                if e.active and e.last_seen_at >= load_since:
+                    memory.put_event(e)
+                else:
+                    memory.drop_event(e.id)
+            for r in firsts:
+                memory.put_first_post(first_post_from_record(r))
     if how == "full":
         memory.reset()
         events = await conn.fetch(_SELECT_EVENTS + " WHERE active AND last_seen_at >= $1", load_since)
@@ -768,22 +789,6 @@ async def begin(session: AsyncSession, *, settings: SentimentSettings, now: dt.d
         for r in reversed(firsts):
             memory.put_first_post(first_post_from_record(r))
         memory.pruned_at = time.monotonic()
-    elif how == "changes":
-        assert memory.generation is not None
-        events = await conn.fetch(_SELECT_EVENTS + " WHERE generation > $1", memory.generation)
-        firsts = await conn.fetch(
-            f"SELECT {_FIRST_POST_COLUMNS} FROM posts WHERE signature IS NOT NULL AND generation > $1",
-            memory.generation,
-        )
-        for r in events:
-            e = event_from_record(r)
-            if e.active and e.last_seen_at >= load_since:
-                memory.put_event(e)
-            else:
-                memory.drop_event(e.id)
-        for r in firsts:
-            if r["posted_at"] >= load_since:
-                memory.put_first_post(first_post_from_record(r))
     if how != "current":
         log.debug(
             "ingest_memory_loaded",
