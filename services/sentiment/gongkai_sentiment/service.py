@@ -97,7 +97,7 @@ def author_key(settings: SentimentSettings) -> str:
 
 def author_pseudonym(key: str, handle: str) -> str:
     """A keyed HMAC of the author's handle: the same author links up, the handle itself is never stored."""
-    return hmac.new(key.encode(), handle.strip().lower().encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key.encode(), handle.strip().lower().encode(), "sha256").hex()
 
 
 @dataclass
