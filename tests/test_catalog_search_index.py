@@ -606,6 +606,30 @@ async def test_worker_rebuilds_a_damaged_foreign_or_missing_index(world: World, 
     assert again.served_by == "index" and _comparable(again) == _comparable(result)
 
 
+async def test_directory_removed_under_a_running_worker_is_rebuilt(world: World) -> None:
+    """Someone removes the index directory while the worker runs: searches answer from PostgreSQL, and the
+    worker notices at its next step and rebuilds."""
+    await world.wait_for_index()
+    generation = read_state_file(world.directory)["generation"]
+    shutil.rmtree(world.directory)
+    reader = SearchIndexReader(world.directory)
+    result = await world.search(reader, Principal.anonymous(), q="农田水利")
+    assert result.served_by == "database" and reader.counters["missing"] == 1
+    async with world.maker() as session, session.begin():  # a change wakes the worker
+        item = _item(world.orgs[1], "关于目录重建核对的通知", "目录重建。", published_on=dt.date(2025, 5, 5))
+        session.add(item)
+        await index_item(session, item)
+    await world.wait_for_index()
+    assert read_state_file(world.directory)["generation"] != generation
+    assert not SearchIndexFollower(world.settings).lock.acquire()  # the worker holds the new lock file
+    found = await world.search(reader, Principal.anonymous(), q="目录重建")
+    assert ([h.item_id for h in found.hits], found.served_by) == ([item.id], "index")
+    again = await world.search(reader, Principal.anonymous(), q="农田水利")
+    assert again.served_by == "index" and _comparable(again) == _comparable(result)
+    async with world.maker() as session, session.begin():
+        await session.delete(await session.get(Item, item.id))
+
+
 async def test_restored_database_behind_the_index_is_answered_by_postgresql(world: World) -> None:
     """An index ahead of PostgreSQL (a database restored from a backup) is not used; the worker rebuilds."""
     await world.wait_for_index()

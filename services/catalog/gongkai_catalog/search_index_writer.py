@@ -93,6 +93,17 @@ class DirectoryLock:
         self._fd = fd
         return True
 
+    def ensure(self) -> None:
+        """Still ours: the directory (and its lock file) may have been removed and recreated by someone."""
+        try:
+            held = self._fd is not None and os.fstat(self._fd).st_ino == os.stat(self.directory / LOCK_FILE).st_ino
+        except OSError:
+            held = False
+        if not held:
+            self.release()
+            if not self.acquire():
+                raise RuntimeError(f"another worker writes {self.directory} now")
+
     def release(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):
@@ -176,6 +187,11 @@ class SearchIndexFollower:
     async def sync(self, conn: asyncpg.Connection) -> str:
         """One step: open or rebuild when needed, then apply what is new. Returns what it did."""
         requested = (self.directory / REBUILD_FILE).exists()
+        if self.writer is not None and (read_state_file(self.directory) or {}).get("generation") != self.generation:
+            # The directory was removed or replaced under us: start again from what it holds now.
+            log.warning("search_index_directory_changed", directory=str(self.directory))
+            self._forget()
+            self.lock.ensure()
         if self.writer is None and not requested:
             try:
                 await asyncio.to_thread(self._open_current)
@@ -224,6 +240,10 @@ class SearchIndexFollower:
         # removed generation keeps its open files; it opens the current one at its next reload).
         self._remove_old_generations(keep={self.generation})
 
+    def _forget(self) -> None:
+        self.close()
+        self.generation, self.applied_seq, self.index_id = None, -1, None
+
     def close(self) -> None:
         writer, self.writer, self.index = self.writer, None, None
         if writer is not None:
@@ -258,7 +278,11 @@ class SearchIndexFollower:
             if EVERYTHING in ids:
                 raise Rebuild("item_search was truncated")
             rows = await conn.fetch(ROW_SQL + " WHERE item_id = ANY($1::uuid[])", ids)
-        await asyncio.to_thread(self._commit_changes, ids, rows, last)
+        try:
+            await asyncio.to_thread(self._commit_changes, ids, rows, last)
+        except Exception:
+            self._forget()  # a failed commit leaves the writer unusable: reopen (or rebuild) at the next step
+            raise
         return len(ids)
 
     def _commit_changes(self, ids: list[uuid.UUID], rows: list[Any], seq: int) -> None:
@@ -329,8 +353,7 @@ class SearchIndexFollower:
             await asyncio.to_thread(self._commit, writer, state["last_seq"])
         except BaseException:
             if self.writer is writer:  # failed while committing: start again from state.json
-                self.close()
-                self.generation, self.applied_seq, self.index_id = None, -1, None
+                self._forget()
             else:
                 with contextlib.suppress(Exception):
                     writer.rollback()
