@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -53,6 +55,9 @@ os.environ["GK_DATABASE_PREFIX"] = f"gkt{RUN_ID}_"
 os.environ["GK_EVENT_NAMESPACE"] = f"t{RUN_ID}"
 os.environ.setdefault("GK_JWT_SECRET", secrets.token_urlsafe(48))
 os.environ.setdefault("GK_LOG_JSON", "true")
+# Files the services keep (the catalog's search index) go to a folder of this run, removed at the end.
+_DATA_DIR = tempfile.mkdtemp(prefix=f"gkt{RUN_ID}-data-")
+os.environ["GK_DATA_DIR"] = _DATA_DIR
 
 
 def database_url(service: str) -> str:
@@ -115,6 +120,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     try:
         asyncio.run(_drop_databases())
         asyncio.run(_delete_streams())
+        shutil.rmtree(_DATA_DIR, ignore_errors=True)
     finally:
         for server in reversed(_EMBEDDED):
             if not getattr(server, "reused", False):  # another run started it and still uses it

@@ -66,6 +66,7 @@ def up(args: argparse.Namespace) -> int:
         nats.start()
         servers.append(nats)
         env["NATS_URL"] = nats.url
+    env["GK_DATA_DIR"] = str(DATA.resolve())  # the services' own files (the catalog's search index) under .data
     env.setdefault("GK_JWT_SECRET", _secret_file(DATA / "jwt-secret", lambda: secrets.token_urlsafe(48)))
     # The keys of the applicant identity hash and of the authors' pseudonyms get files of their own, so
     # that rotating the token secret does not change them. Written the first time from the values the
