@@ -489,7 +489,7 @@ async def ingest(
     directory = await load_directory(session)
     window_start = now - dt.timedelta(days=settings.active_days)
     threshold = settings.duplicate_similarity
-    sigs = [similarity.signature(c.text) for c in clean] if cluster else []
+    sigs = [similarity.signature(c.text, normalized=True) for c in clean] if cluster else []
     bands = [similarity.band_keys(s) for s in sigs]
     fps = [state.fingerprint(s) for s in sigs]
     hint = state.hint(await state.memory_of(session), sigs, fps, bands, threshold=threshold, window_start=window_start)

@@ -62,10 +62,12 @@ def _parts(shingle: str) -> tuple[int, int]:
     return parts
 
 
-def _shingles(text: str) -> set[str]:
+def _shingles(text: str, *, normalized: bool = False) -> set[str]:
     """gongkai_shared.text.shingles(text, 2), without its cost of a second normalisation when ``text`` is
-    already normalised (normalising is idempotent, so the result is the same either way)."""
-    if normalize(text) != text:
+    already normalised (normalising is idempotent, so the result is the same either way). ``normalized``: the
+    caller vouches for it (classifier.normalize_text's output: its traditional → simplified table only brings in
+    CJK characters, which normalising leaves alone)."""
+    if not normalized and normalize(text) != text:
         return shingles(text, 2)
     chars = "".join(_WORD_PART.findall(text))
     if len(chars) < 2:
@@ -73,11 +75,12 @@ def _shingles(text: str) -> set[str]:
     return {chars[i : i + 2] for i in range(len(chars) - 1)}
 
 
-def signature(text: str) -> list[int]:
-    """The OPH signature of ``text``'s 2-shingles (``BINS`` signed-64-bit-safe integers)."""
+def signature(text: str, *, normalized: bool = False) -> list[int]:
+    """The OPH signature of ``text``'s 2-shingles (``BINS`` signed-64-bit-safe integers); ``normalized``: ``text``
+    is classifier.normalize_text's output."""
     bins = [_EMPTY] * BINS
     get = _PARTS.get
-    for s in _shingles(text):
+    for s in _shingles(text, normalized=normalized):
         p = get(s) or _parts(s)
         b, v = p
         if v < bins[b]:
