@@ -1199,7 +1199,8 @@ def summary(out: Loaded, base_url: str, seconds: float) -> str:
         "  (the fees it collected)",
         f"                      GET …/annual-reports/{year}/html, …/docx;  POST …/annual-reports/{year}/submit",
         "  as demo-review-001: POST …/catalog/items/<its item_id>/approve  (保密审查, 初审, 复审, 终审); staff publish",
-        f"  as demo-office:     GET {gw}/api/v1/catalog/assessment?period={year}, …/assessment/chart.svg?period={year}",
+        f"  as demo-office:     GET {gw}/api/v1/catalog/assessment?period={year + 1}, …/assessment/chart.svg?period="
+        f"{year + 1}  (this year: publication and interpretation happen today)",
     ]
     return "\n".join(lines)
 
