@@ -1050,6 +1050,15 @@ async def run(args: argparse.Namespace, servers: Servers, db_url: str, ns: Names
             one["lat"] = await bare_latency(nurl, ns, args.rate, args.seconds, tag)
             r["rounds"].append(one)
 
+        if args.throughput_only:  # a quick loop for work on throughput: ours only
+            phase(f"ours throughput ({args.events:,} events)")
+            t = await ours_throughput(db_url, nurl, ns, args.events, args.max_seconds)
+            phase.end()
+            print(
+                f"ours throughput: {rate_s(t['rate'])} events/s (inserted {rate_s(t['insert_rate'])}/s, relayed "
+                f"{rate_s(t['relay_rate'])}/s); {worker_summary(t['worker'])}; {cpu_summary(t['cpu'])}"
+            )
+            raise SystemExit(0)
         if args.latency_only:  # a quick loop for work on latency: the commit, bare and ours latency only
             phase("PostgreSQL commit latency")
             r["commit"] = await db_commit_latency(plain_url(servers.admin_url, make_url(db_url).database or ""))
@@ -1139,6 +1148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--latency-only", action="store_true", help="only the commit, bare and ours latency phases (a quick loop)"
     )
+    parser.add_argument("--throughput-only", action="store_true", help="only our throughput phase (a quick loop)")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
