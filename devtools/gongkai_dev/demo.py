@@ -719,19 +719,22 @@ class CityLoader:
         self.out.counts["interpretation_tasks"] = len(tasks)
         by_id = {o.id: o for o in self.out.orgs}
         rng = self.rng_for("interpretations")
-        draws = [(p["id"], rng.random()) for p in self.out.policies]  # one draw per policy, in the plan's order
-        chosen = [tasks[pid] for pid, r in draws if r < 0.85 and pid in tasks and tasks[pid]["status"] != "published"]
+        # Every policy draws whether it is written and which non-text form it gets (if any), in the plan's order.
+        draws = [(p["id"], rng.random(), rng.random() < 0.5, rng.choice(NON_TEXT_FORMS)) for p in self.out.policies]
+        chosen = [
+            (tasks[pid], form if non_text else None)
+            for pid, r, non_text, form in draws
+            if r < 0.85 and pid in tasks and tasks[pid]["status"] != "published"
+        ]
 
-        async def write(task: dict) -> None:
-            rng = random.Random(f"{self.seed}:interpretation:{wanted[task['policy_item_id']]['index_number']}")
+        async def write(task: dict, f: str | None) -> None:
             org = by_id[task["organization_id"]]
             policy = wanted[task["policy_item_id"]]
             a = (policy.get("keywords") or ["该项工作"])[0]
             b = (policy.get("keywords") or ["", "对象"])[-1]
             text = "\n".join(f"一、{k}\n{v.format(a=a, b=b)}" for k, v in INTERPRETATION_ELEMENTS)
             forms = [{"form": "text", "title": "文字解读"}]
-            if rng.random() < 0.5:
-                f = rng.choice(NON_TEXT_FORMS)
+            if f is not None:
                 forms.append(
                     {"form": f, "title": f"《{policy['title']}》{f}解读", "url": "https://www.example.gov.cn/jd"}
                 )
@@ -756,7 +759,7 @@ class CityLoader:
                     json={"opinion": "同意发布", "override_reason": "解读内容经部门负责人审定，形式已满足要求"},
                 )  # fmt: skip
 
-        await gather_all(write(t) for t in chosen)
+        await gather_all(write(t, f) for t, f in chosen)
         self.out.counts["interpretations_published"] = len(chosen)
 
     # -- 5. applications ------------------------------------------------------------------------
