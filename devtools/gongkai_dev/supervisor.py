@@ -79,6 +79,10 @@ class Supervisor:
             self.env[f"GK_{s.upper()}_HOST"] = self.host
             if s != "gateway":
                 self.env[f"GK_GATEWAY_{s.upper()}_URL"] = f"http://{self.host}:{port}"
+            if s in ("requests", "interpretation", "sentiment"):
+                # The catalog asks these for annual-report tables and assessment figures: this
+                # installation's ports, not the defaults (another installation may hold those).
+                self.env[f"GK_CATALOG_{s.upper()}_URL"] = f"http://{self.host}:{port}"
         for s in services:
             py = [sys.executable, "-m", f"gongkai_{s}"]
             self.processes.append(Process(f"{s}-worker", [*py, "worker"]))
