@@ -132,10 +132,6 @@ def _start(stack: Stack, profile: list[str]) -> None:
     t0 = time.monotonic()
     migrate_all(env)
     ports = {s: free_port() for s in SERVICES}
-    # The catalog asks these services for the annual report's tables and the assessment's figures; the supervisor
-    # tells only the gateway where the services listen (on free ports here), so the catalog is told here.
-    for s in ("requests", "interpretation", "sentiment"):
-        env[f"GK_CATALOG_{s.upper()}_URL"] = f"http://127.0.0.1:{ports[s]}"
     sup = Supervisor(env=env, log_dir=tmp / "logs", ports=ports)
     sup.plan()
     for p in sup.processes:

@@ -46,10 +46,6 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervisor]:
     env["GK_EVENT_NAMESPACE"] = os.environ["GK_EVENT_NAMESPACE"] + "_demo"
     migrate_all(env)
     ports = {s: _free_port() for s in ("gateway", "catalog", "requests", "interpretation", "sentiment")}
-    # The catalog asks the other services for the annual report's tables and the assessment's figures; the
-    # supervisor tells only the gateway where the services listen, so the catalog is told here.
-    for s in ("requests", "interpretation", "sentiment"):
-        env[f"GK_CATALOG_{s.upper()}_URL"] = f"http://127.0.0.1:{ports[s]}"
     sup = Supervisor(env=env, log_dir=tmp_path_factory.mktemp("logs"), ports=ports)
     sup.plan()
     sup.start()
