@@ -10,12 +10,13 @@ event handler) owns the transaction.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, event, exc, func
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -66,10 +67,47 @@ class TimestampMixin:
     )
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    options: dict[str, Any] = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+#: A pooled connection idle longer than this (seconds) is pinged before it is handed out again.
+IDLE_PING_SECONDS = 5.0
+
+
+def create_engine(url: str, *, idle_ping_seconds: float | None = IDLE_PING_SECONDS, **kwargs: Any) -> AsyncEngine:
+    """The process's engine.
+
+    Stale connections (PostgreSQL restarted, a firewall dropped an idle socket) are caught by a ping
+    on checkout, but only of a connection that sat idle in the pool for ``idle_ping_seconds``.
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout, and with asyncpg a ping is three round
+    trips (BEGIN, ``;``, ROLLBACK): measured as most of a short read's database time (bench/README.md,
+    catalog_search). A connection in steady use is not pinged; if PostgreSQL goes away under it, the
+    statement fails, SQLAlchemy recognises the disconnect and recycles the whole pool, so one request
+    per process sees the error (a 503 problem) and the next gets a fresh connection. ``None``: no ping.
+    """
+    options: dict[str, Any] = {"pool_size": 10, "max_overflow": 10}
     options.update(kwargs)
-    return create_async_engine(url, **options)
+    engine = create_async_engine(url, **options)
+    if idle_ping_seconds is not None and not options.get("pool_pre_ping"):
+        _ping_when_idle(engine, idle_ping_seconds)
+    return engine
+
+
+def _ping_when_idle(engine: AsyncEngine, idle: float) -> None:
+    pool, dialect = engine.sync_engine.pool, engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["gk_idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.pop("gk_idle_since", None)
+        if since is None or time.monotonic() - since < idle:
+            return  # new, or in steady use
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and hands out another (a new one if need be).
+            raise exc.DisconnectionError(f"idle connection failed its ping: {error}") from error
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
