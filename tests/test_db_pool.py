@@ -12,11 +12,10 @@ import asyncio
 
 import asyncpg
 import pytest
+from conftest import migrate
+from gongkai_shared.db import create_engine
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-
-from gongkai_shared.db import create_engine
-from conftest import migrate
 
 pytestmark = pytest.mark.asyncio
 
