@@ -9,6 +9,7 @@ handler effects go to a table of the test's own, written in the handler's transa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -794,3 +795,33 @@ async def test_correlation_id_carries_the_request_id(world: World, nc: nats.NATS
     await deliver(runner, handler, await runner.subscribe(handler), 1)
     assert recorder.request_ids == [request_id], "the handler runs with the event's request id bound"
     assert current_request_id() is None, "and it is unbound afterwards"
+
+
+async def test_consumer_asks_again_when_its_pull_requests_are_gone_at_the_server(world: World, nc: nats.NATS) -> None:
+    """The worker counts the credits of its open pull requests to know when to ask for more. If the
+    server no longer holds what the count says (a request it dropped or expired early), messages would
+    wait until the worker's own clock let the request lapse (5 s in production, seen in
+    bench/events.py). After one wait without messages the worker forgets its count and asks again."""
+    from gongkai_shared.events.consumer import _Puller
+
+    js = nc.jetstream()
+    await ensure_stream(js, world.ns, PRODUCER)
+    runner = world.runner(js, [])
+    sub = await runner.subscribe(world.handler("regain", Recorder(world)))
+    puller = _Puller(sub, batch=8, expires=1.0)
+    stop = asyncio.Event()
+    try:
+        # Books that count credits the server does not hold (no request was ever sent).
+        puller._open.append([time.monotonic() + 100.0, 1000.0])
+        await js.publish(world.ns.subject(world.subject), b'{"late": true}')
+        started = time.monotonic()
+        msgs: list[Any] = []
+        while not msgs and time.monotonic() - started < 5.0:
+            with contextlib.suppress(TimeoutError):
+                msgs = await puller.take(8, 0.5, stop)
+        assert msgs, "the message never came: the worker kept trusting credits the server did not hold"
+        assert time.monotonic() - started < 2.0
+        for msg in msgs:
+            await msg.ack()
+    finally:
+        await sub.unsubscribe()
