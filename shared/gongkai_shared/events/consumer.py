@@ -135,8 +135,8 @@ class _Puller:
             # The server forgot the requests of the old connection.
             self._reconnects = reconnects
             self._open.clear()
-        while self._open and (self._open[0][0] < now or self._open[0][1] <= 0):
-            self._open.popleft()  # lapsed (its 408 may be lost) or used up
+        while self._open and self._open[0][0] < now:
+            self._open.popleft()  # lapsed (its 408 may be lost)
         return int(sum(r[1] for r in self._open))
 
     async def _renew(self) -> None:
@@ -154,8 +154,14 @@ class _Puller:
             if self._open:
                 self._open.popleft()
             return
-        if self._open:
-            self._open[0][1] -= 1
+        # Counted against the newest request with credits left. The server may serve its open requests
+        # in any order (round robin, oldest first); counting against the newest leaves the credits in
+        # these books on the requests that lapse first, so a lapse can only remove more credits here
+        # than at the server: the count never exceeds what the server holds.
+        for request in reversed(self._open):
+            if request[1] > 0:
+                request[1] -= 1
+                break
         out.append(msg)
 
     async def take(self, limit: int, timeout: float, stop: asyncio.Event) -> list[Msg]:
