@@ -16,6 +16,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -288,12 +289,13 @@ async def test_report_is_composed_prefilled_checked_reviewed_and_published(world
     assert "1件政府信息公开行政复议、行政诉讼案件结果被纠正" in report["sections"]["problems"]
     assert "1件政府信息公开申请结转下年度继续办理" in report["sections"]["problems"]
 
-    # The fees are not reported by requests: staff must fill them before submission.
-    assert report["fees_collected"] is None and codes(report, "error") == {"fees_missing"}
-    refused = assert_problem(await w.catalog.post(url(org, tail="/submit"), headers=actors.drafter), 422)
-    assert refused["code"] == "annual_report_inconsistent"
-    assert fields(refused) == {"report.fees_collected"}
+    # Section 六 (国办公开办函〔2021〕30号): the 信息处理费 collected (国办函〔2020〕109号) come from requests, the
+    # payments dated in the year; none were made here.
+    assert report["fees_source"] == "requests" and Decimal(report["fees_collected"]) == 0
+    assert codes(report, "error") == set()
+    assert report["sections"]["other"].startswith("本年度未收取信息处理费。")
 
+    # Staff may correct them (a fee collected outside the system).
     resp = await patch(w, org, actors, {"fees_collected": "300"})
     assert resp.status_code == 200, resp.text
     report = resp.json()

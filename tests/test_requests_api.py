@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -600,6 +601,31 @@ async def test_a_fee_under_both_methods_is_refused_and_nothing_changes_109(api: 
     assert paid.status_code == 200, paid.text
     # Paused 11-6..11-10 (3 working days): received 11-2 → 11-30 + 3 → 2026-12-03.
     assert (await stored(api, created["id"])).reply_due_on == D(2026, 12, 3)
+
+
+async def test_fees_collected_in_the_year_reach_the_annual_statistics_109(api: Api, dept: uuid.UUID) -> None:
+    """The annual report's section 六 (国办公开办函〔2021〕30号) states the 信息处理费 actually collected
+    (国办函〔2020〕109号): the statistics carry the payments dated in the year; a fee only noticed is not
+    collected, and a payment counts in the year it was made."""
+    staff = api.token(Role.staff, department=dept)
+    before = (await api.client.get(f"/statistics/{dept}/2026", headers=staff)).json()["fees_collected"]
+    paid_app = await register(api, dept, D(2026, 11, 2))
+    unpaid_app = await register(api, dept, D(2026, 11, 2))
+    for created in (paid_app, unpaid_app):
+        notice = await api.client.post(
+            f"/applications/{created['id']}/fee-notice",
+            json={"fee_method": "volume", "pages": 250, "on": "2026-11-05", "delivered_on": "2026-11-05"},
+            headers=staff,
+        )
+        assert notice.status_code == 201, notice.text
+    paid = await api.client.post(
+        f"/applications/{paid_app['id']}/fee-payment", json={"on": "2026-11-10", "amount": "4700"}, headers=staff
+    )
+    assert paid.status_code == 200, paid.text
+    y2026 = (await api.client.get(f"/statistics/{dept}/2026", headers=staff)).json()
+    assert Decimal(y2026["fees_collected"]) - Decimal(before) == Decimal("4700.00")
+    y2027 = (await api.client.get(f"/statistics/{dept}/2027", headers=staff)).json()
+    assert Decimal(y2027["fees_collected"]) == 0
 
 
 async def test_piece_fee_counts_the_applicants_applications_in_the_calendar_month_109(

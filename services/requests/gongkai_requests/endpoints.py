@@ -659,4 +659,5 @@ async def annual_statistics(
             for (b, c), v in zip(table4.headers(), table4.values(), strict=True)
         ],
         checks=table3.checks() + table4.checks(),
+        fees_collected=await service.annual_fees(session, department_id=department_id, year=year),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from gongkai_shared.validators import agency_code_problem, resident_id_problem
@@ -504,3 +505,6 @@ class AnnualStatisticsOut(BaseModel):
     table3: list[Table3RowOut]
     table4: list[Table4CellOut]
     checks: list[str] = Field(description="格式校验未通过的规则（为空表示全部通过）")
+    fees_collected: Decimal = Field(
+        description="本年实际收取的信息处理费（元；国办函〔2020〕109号，年度报告第六部分）：缴费日期在本年的缴费合计"
+    )

@@ -1603,6 +1603,22 @@ def _column(applicant_type: ApplicantType, kind: OrganizationKind | None) -> App
     return _COLUMNS[(applicant_type, None if applicant_type is ApplicantType.natural_person else kind)]
 
 
+async def annual_fees(session: AsyncSession, *, department_id: uuid.UUID, year: int) -> Decimal:
+    """信息处理费 actually collected by the department in ``year`` (the annual report's section 六,
+    国办公开办函〔2021〕30号; fees under 国办函〔2020〕109号): the payments recorded with a date in that year.
+    A fee noticed but not paid is not collected."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(FeeRecord.paid_amount), 0))
+        .join(Application, Application.id == FeeRecord.application_id)
+        .where(
+            Application.department_id == department_id,
+            FeeRecord.paid_on >= dt.date(year, 1, 1),
+            FeeRecord.paid_on <= dt.date(year, 12, 31),
+        )
+    )
+    return Decimal(total or 0).quantize(Decimal("0.01"))
+
+
 async def annual_tables(session: AsyncSession, *, department_id: uuid.UUID, year: int) -> tuple[Table3, Table4]:
     """Tables 三 and 四 of one department's year.
 
