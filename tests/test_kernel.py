@@ -64,6 +64,12 @@ def make_router() -> APIRouter:
         id_number = "110101199003074514"  # an applicant's ID number in a local variable
         raise RuntimeError(f"secret internals {len(id_number)}")
 
+    @router.get("/driver-echo")
+    async def driver_echo(value: str, session: SessionDep) -> dict:
+        # A statement through the driver itself, as search does (gongkai_catalog.search._fetch).
+        raw = (await (await session.connection()).get_raw_connection()).driver_connection
+        return {"value": await raw.fetchval("SELECT $1::text", value)}
+
     @router.get("/echo-request-id")
     async def echo(request: Request) -> dict:
         return {"seen": request.headers.get("x-request-id")}
@@ -177,3 +183,14 @@ async def test_request_id_is_kept_returned_and_forwarded_to_other_services(base_
             assert (await other.get("/echo-request-id")).json() == {"seen": "req-from-caller"}
     finally:
         bind_request_id(None)
+
+
+async def test_input_the_database_rejects_through_the_driver_is_a_422_not_a_500(base_url: str) -> None:
+    """Statements sent through asyncpg directly (search, COPY) raise the driver's errors, not SQLAlchemy's:
+    they get the same problem answers (here PostgreSQL refuses a NUL character: 22021)."""
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        assert (await client.get("/driver-echo", params={"value": "公开"})).json() == {"value": "公开"}
+        resp = await client.get("/driver-echo", params={"value": "a\x00b"})
+        assert resp.status_code == 422, resp.text
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert resp.json()["code"] == "unstorable_input"

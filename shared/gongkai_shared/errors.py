@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -271,15 +272,36 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
         sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-        if sqlstate in _INPUT_DATA_ERRORS:
-            # Input the database cannot hold (a NUL byte, a lone surrogate, a number or date out of
-            # range) that validation let through: the client's mistake, and nothing was written.
-            log.warning("database_rejected_input", sqlstate=sqlstate)
-            return problem_response(
-                ValidationFailed("请求中含有无法保存的字符或超出范围的数值", code="unstorable_input"), request
-            )
-        log.error("database_error", error_class=type(exc.orig).__name__ if exc.orig else None)
-        return problem_response(ServiceUnavailable("数据库暂不可用"), request)
+        return _database_problem(request, sqlstate, type(exc.orig).__name__ if exc.orig else None)
+
+    # Statements sent through the driver itself (search, the sentiment service's COPY) raise asyncpg's
+    # errors, not SQLAlchemy's: the same answers.
+    @app.exception_handler(asyncpg.PostgresError)
+    async def _driver(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:
+        if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+            log.warning("integrity_error", constraint=getattr(exc, "constraint_name", None))
+            return problem_response(Conflict("数据与已有记录冲突，请刷新后重试"), request)
+        return _database_problem(request, getattr(exc, "sqlstate", None), type(exc).__name__)
+
+    @app.exception_handler(asyncpg.InterfaceError)
+    async def _driver_connection(request: Request, exc: asyncpg.InterfaceError) -> JSONResponse:
+        # The connection closed under a statement. (Arguments the driver cannot encode are a bug of ours,
+        # answered as any unexpected error.)
+        if isinstance(exc, asyncpg.exceptions.DataError):
+            raise exc
+        return _database_problem(request, None, type(exc).__name__)
 
     # Unexpected exceptions are answered by gongkai_shared.logging.RequestIdMiddleware: a handler
     # for Exception here would run in Starlette's outermost middleware, outside the request id.
+
+
+def _database_problem(request: Request, sqlstate: str | None, error_class: str | None) -> JSONResponse:
+    if sqlstate in _INPUT_DATA_ERRORS:
+        # Input the database cannot hold (a NUL byte, a lone surrogate, a number or date out of
+        # range) that validation let through: the client's mistake, and nothing was written.
+        log.warning("database_rejected_input", sqlstate=sqlstate)
+        return problem_response(
+            ValidationFailed("请求中含有无法保存的字符或超出范围的数值", code="unstorable_input"), request
+        )
+    log.error("database_error", error_class=error_class)
+    return problem_response(ServiceUnavailable("数据库暂不可用"), request)
