@@ -374,6 +374,15 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
+async def wait_ready(client: Any) -> None:
+    """Until the API process answers ``/readyz`` (at most ~40 s)."""
+    for _ in range(200):
+        with contextlib.suppress(Exception):
+            if (await client.get("/readyz")).status_code == 200:
+                return
+        await asyncio.sleep(0.2)
+
+
 async def send_all(
     client: Any, posts: list[dict[str, Any]], batch: int, headers: dict[str, str], in_flight: int = 2
 ) -> tuple[float, dict[str, float], int]:
@@ -444,11 +453,7 @@ async def server_phases(args: argparse.Namespace, servers: Servers) -> dict[str,
     out: dict[str, Any] = {}
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            for _ in range(200):
-                with contextlib.suppress(Exception):
-                    if (await client.get("/readyz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.2)
+            await wait_ready(client)
             rng = random.Random(SEED)
             warm = matter_posts(rng, 4, 25, "warm")
             await send_all(client, warm, args.batch, headers)
@@ -819,11 +824,7 @@ async def http_floor(
     out: dict[str, Any] = {"n": len(posts)}
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            for _ in range(200):
-                with contextlib.suppress(Exception):
-                    if (await client.get("/readyz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.2)
+            await wait_ready(client)
             await send_all(client, warm, args.batch, headers)
             server, me = cpu_seconds(proc.pid, children=True), time.process_time()
             seconds, _, errors = await send_all(client, posts, args.batch, headers, args.in_flight)

@@ -263,11 +263,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
-        # A constraint the code did not check first (two writers raced): a conflict, not a crash.
-        log.warning(
-            "integrity_error", constraint=getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None)
-        )
-        return problem_response(Conflict("数据与已有记录冲突，请刷新后重试"), request)
+        return _conflict_problem(request, getattr(getattr(exc.orig, "__cause__", None), "constraint_name", None))
 
     @app.exception_handler(DBAPIError)
     async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
@@ -279,8 +275,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(asyncpg.PostgresError)
     async def _driver(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:
         if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
-            log.warning("integrity_error", constraint=getattr(exc, "constraint_name", None))
-            return problem_response(Conflict("数据与已有记录冲突，请刷新后重试"), request)
+            return _conflict_problem(request, getattr(exc, "constraint_name", None))
         return _database_problem(request, getattr(exc, "sqlstate", None), type(exc).__name__)
 
     @app.exception_handler(asyncpg.InterfaceError)
@@ -293,6 +288,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     # Unexpected exceptions are answered by gongkai_shared.logging.RequestIdMiddleware: a handler
     # for Exception here would run in Starlette's outermost middleware, outside the request id.
+
+
+def _conflict_problem(request: Request, constraint: str | None) -> JSONResponse:
+    # A constraint the code did not check first (two writers raced): a conflict, not a crash.
+    log.warning("integrity_error", constraint=constraint)
+    return problem_response(Conflict("数据与已有记录冲突，请刷新后重试"), request)
 
 
 def _database_problem(request: Request, sqlstate: str | None, error_class: str | None) -> JSONResponse:

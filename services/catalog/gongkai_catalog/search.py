@@ -506,14 +506,14 @@ async def _search_database(session: AsyncSession, ask: _Ask) -> SearchResult:
     # Relevance: the tier, then the date, then the id. Date order: the date, then the id. The order's columns
     # are the keyset's.
     order_columns = ("key", "sort_on", "item_id") if ranked else ("key", "item_id")
-    keyset = ""
+    # The cursor's bound, compared with the order's columns.
+    bound = ""
     if ask.cursor is not None:
         tier, date, item_id = ask.cursor
+        bound = f"{args.add(date)}::date, {args.add(item_id)}::uuid"
         if ranked:
-            bound = f"{args.add(tier)}::int, {args.add(date)}::date, {args.add(item_id)}::uuid"
-            keyset = f"(key, sort_on, item_id) < ({bound})"
-        else:
-            keyset = f"(key, item_id) < ({args.add(date)}::date, {args.add(item_id)}::uuid)"
+            bound = f"{args.add(tier)}::int, {bound}"
+    where_keyset = f"WHERE ({', '.join(order_columns)}) < ({bound})" if bound else ""
     limit = args.add(ask.limit + 1)
     order_by = ", ".join(f"{c} DESC" for c in order_columns)
     where = " AND ".join(conditions)
@@ -525,9 +525,7 @@ async def _search_database(session: AsyncSession, ask: _Ask) -> SearchResult:
         # A list: the page straight from a list index in its order (no sort, no materialised set), the facet
         # counts from a second index-only scan of the same range. Measured at 1,000,000 items (bench/README.md,
         # catalog_search): half the planning and execution time of the one-scan form below.
-        page_keyset = ""
-        if keyset:
-            page_keyset = "AND " + keyset.replace("(key, item_id)", "(s.sort_on, s.item_id)")
+        page_keyset = f"AND (s.sort_on, s.item_id) < ({bound})" if bound else ""
         sql = f"""
         SELECT 'p' AS part, p.item_id, p.organization_id, p.category_id, p.kind, p.status, p.validity, p.year,
                i.published_on, p.sort_on, i.document_number, i.title, p.sort_on AS key, {_text_columns(terms)},
@@ -546,7 +544,7 @@ async def _search_database(session: AsyncSession, ask: _Ask) -> SearchResult:
         sql = f"""
         WITH m AS MATERIALIZED (SELECT {columns}, {sort_expr} AS key FROM {source} WHERE {where}),
         page AS (SELECT {page_columns}
-                 FROM (SELECT * FROM m {"WHERE " + keyset if keyset else ""} ORDER BY {order_by} LIMIT {limit}) p
+                 FROM (SELECT * FROM m {where_keyset} ORDER BY {order_by} LIMIT {limit}) p
                  JOIN items i ON i.id = p.item_id),
         f AS (SELECT organization_id, category_id, kind, year, validity, count(*) AS n,
                      GROUPING(organization_id, category_id, kind, year, validity) AS g
@@ -562,7 +560,7 @@ async def _search_database(session: AsyncSession, ask: _Ask) -> SearchResult:
         sql = f"""
         SELECT 'p' AS part, {page_columns}
         FROM (SELECT * FROM (SELECT {columns}, {sort_expr} AS key FROM {source} WHERE {where}) m
-              {"WHERE " + keyset if keyset else ""} ORDER BY {order_by} LIMIT {limit}) p
+              {where_keyset} ORDER BY {order_by} LIMIT {limit}) p
         JOIN items i ON i.id = p.item_id
         """
     rows = await _fetch(session, sql, args)
