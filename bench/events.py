@@ -21,10 +21,18 @@ Phases, all in one run on the same servers (bench/README.md says more):
    transaction as a request would; a relay process (the producing service's worker: ``OutboxRelay``
    with its production defaults) publishes them; a consumer process (the consuming service's worker:
    ``ConsumerRunner`` with its production defaults) handles them, the handler writing one row per
-   event in the consumer's transaction, with the inbox row. Latency = handler commit − outbox commit.
+   event in the consumer's transaction (one ``unnest`` INSERT per batch), with the inbox row.
+   Latency = handler commit − outbox commit.
 6. Ours, throughput: the producer inserts N events (4 connections, 100 per transaction) into the
    migrated catalog database while the worker relays and handles them; events/s = first insert →
    last handler commit.
+
+Floors (``--floors``, after 5): the same latency phase with parts of ours replaced by the bare drivers,
+to tell what the design's own work costs from what our code adds. A: our relay, and a consumer on
+nats-py's ``fetch(256)`` and asyncpg doing only what the design requires of it (BEGIN, the inbox insert,
+the handler's statement, COMMIT, an ack per message). B: no relay: the producer publishes each event
+itself after its commit (with ``Nats-Msg-Id``; the row is left unmarked, which a real design would have
+to pay for, and the order across writers is no longer the outbox's), into the consumer of A.
 
 Topology: every participant is a process of its own on ``run_event_loop`` (uvloop), as an event
 crosses services in production: bare publisher → bare consumer; producer (API) → relay (producer's
@@ -51,6 +59,7 @@ import socket
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,8 +74,7 @@ from gongkai_shared.ids import uuid7
 from gongkai_shared.service import connect_nats, run_event_loop
 from gongkai_shared.settings import service_database_url
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, event
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -86,15 +94,18 @@ BARE_FETCH_BATCH = 256
 SUBJECT_TPUT = "catalog.bench.throughput"
 SUBJECT_LAT = "catalog.bench.latency"
 SUBJECT_LOW = "catalog.bench.unloaded"  # its own subject and durable: no event of one phase reaches another
+SUBJECT_FLOOR = {"A": "catalog.bench.floora", "B": "catalog.bench.floorb"}
+FLOORS = {
+    "A": "floor A (our relay; consumer on bare nats-py + asyncpg: BEGIN, inbox, effect, COMMIT, ack)",
+    "B": "floor B (no relay: the producer publishes after its commit; the bare consumer of A)",
+}
 
-bench_metadata = MetaData()
-effect = Table(
-    "bench_effect",
-    bench_metadata,
-    Column("event_id", UUID(as_uuid=True), primary_key=True),
-    Column("i", BigInteger, nullable=False),
-    Column("subject", String(200), nullable=False),
+#: The handler's statement: the effect rows of a whole batch in one INSERT.
+EFFECT_UNNEST = (
+    "INSERT INTO bench_effect (event_id, i, subject) SELECT * FROM unnest(CAST({} AS uuid[]), CAST({} AS bigint[]), "
+    "CAST({} AS text[]))"
 )
+effect_unnest = text(EFFECT_UNNEST.format(":ids", ":nums", ":subjects"))
 
 
 # ---------------------------------------------------------------------------------------------- utils
@@ -477,8 +488,14 @@ async def _no_reset(_conn: Any) -> None:
     return None
 
 
-async def producer_role(conn: Any, db_url: str, subject: str, mode: str, **p: Any) -> None:
+async def producer_role(
+    conn: Any, db_url: str, subject: str, mode: str, nats_url: str = "", prefix: str = "", **p: Any
+) -> None:
+    """The API's role. With ``nats_url`` (floor B) it also publishes each event itself once committed."""
     sql = outbox_insert_sql()
+    nc = await connect_nats(nats_url, name="gkbench-producer") if nats_url else None
+    js = nc.jetstream() if nc is not None else None
+    subject_ns = Namespace(prefix).subject(subject)
     # No session reset when a connection goes back to the pool: these connections keep no session
     # state, and asyncpg's default reset (advisory unlock, UNLISTEN, RESET ALL: a round trip and
     # server work per event) made the load generator take CPU that the relay and consumer need.
@@ -518,6 +535,8 @@ async def producer_role(conn: Any, db_url: str, subject: str, mode: str, **p: An
                     # consumer share on this machine.
                     await c.execute(sql, *row)
                     commits[i] = time.monotonic()
+                if js is not None:  # floor B: the writer publishes its own event after the commit
+                    await js.publish(subject_ns, row[2].encode(), headers={"Nats-Msg-Id": str(row[0])})
 
             tasks = []
             t0 = time.monotonic()
@@ -531,6 +550,8 @@ async def producer_role(conn: Any, db_url: str, subject: str, mode: str, **p: An
             conn.send({"t_first": t0, "t_last": t_sched, "commits": commits, "cpu": time.process_time() - cpu0})
     finally:
         await pool.close()
+        if nc is not None:
+            await nc.close()
 
 
 # ---------------------------------------------------------------------------------------------- ours (workers)
@@ -657,15 +678,19 @@ async def consumer_role(conn: Any, db_url: str, nats_url: str, prefix: str, subj
         # The handler writes its effect rows for the whole fetched batch in one statement
         # (Handler.handle_batch), as a high-volume handler in a service would.
         now = time.monotonic()
-        rows = []
+        ids: list[uuid.UUID] = []
+        nums: list[int] = []
         for envelope in envelopes:
             i = envelope.data["i"]
             rec.fetched[i] = runner.batch_fetched
             rec.started[i] = runner.process_started
             rec.handled[i] = now
-            rows.append({"event_id": envelope.id, "i": i, "subject": subject})
+            ids.append(envelope.id)
+            nums.append(i)
             session.info.setdefault("bench", []).append((rec, i))
-        await session.execute(effect.insert(), rows)
+        # One statement for the batch whatever its size (the floor consumer runs the same one):
+        # SQLAlchemy's executemany of a Core insert is one execution per row on asyncpg.
+        await session.execute(effect_unnest, {"ids": ids, "nums": nums, "subjects": [subject] * len(ids)})
 
     handler = Handler(name=f"bench-{subject.rsplit('.', 1)[1]}", subject=subject, handle_batch=handle_batch)
     runner = InstrumentedRunner(
@@ -708,7 +733,91 @@ async def consumer_role(conn: Any, db_url: str, nats_url: str, prefix: str, subj
         await engine.dispose()
 
 
+async def floor_consumer_role(conn: Any, db_url: str, nats_url: str, prefix: str, subject: str, target: int) -> None:
+    """The consumer's floor: what the design requires of it, on the bare drivers and nothing else.
+
+    nats-py's own pull consumer (``fetch(256)``, as the bare consumer), the envelope read with
+    ``json.loads``, and per fetched batch one asyncpg transaction: BEGIN, the inbox insert (the
+    runner's statement), the handler's effect rows (one ``unnest`` insert), COMMIT; then an ack per
+    message. No SQLAlchemy, no pydantic, no runner: the least a consumer with an inbox can do."""
+    from gongkai_catalog.models import event_tables
+
+    ns = Namespace(prefix)
+    nc = await connect_nats(nats_url, name="gkbench-floor-consumer")
+    js = nc.jetstream()
+    pool = await asyncpg.create_pool(
+        plain_url(db_url, make_url(db_url).database or ""), min_size=1, max_size=1, reset=_no_reset
+    )
+    inbox = (
+        f"INSERT INTO {event_tables.inbox.name} (consumer, event_id, subject) "
+        "SELECT $1, e, s FROM unnest($2::uuid[], $3::text[]) AS t(e, s) ON CONFLICT DO NOTHING RETURNING event_id"
+    )
+    effect_sql = EFFECT_UNNEST.format("$1", "$2", "$3")
+    name = f"floor-{subject.rsplit('.', 1)[1]}"
+    full = ns.subject(subject)
+    config = ConsumerConfig(
+        durable_name=name, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=60,
+        filter_subject=full, max_ack_pending=1000,
+    )  # fmt: skip
+    sub = await js.pull_subscribe(full, durable=name, stream=ns.stream("catalog"), config=config)
+    committed: dict[int, float] = {}
+    fetches: list[tuple[float, int]] = []
+    stop = asyncio.Event()
+
+    async def consume() -> None:
+        async with pool.acquire() as c:
+            while not stop.is_set():
+                try:
+                    msgs = await sub.fetch(BARE_FETCH_BATCH, timeout=0.5)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                fetches.append((time.monotonic(), len(msgs)))
+                envs = [json.loads(m.data) for m in msgs]
+                ids = [uuid.UUID(e["id"]) for e in envs]
+                async with c.transaction():
+                    fresh = {r[0] for r in await c.fetch(inbox, name, ids, [e["type"] for e in envs])}
+                    rows = [(u, e["data"]["i"]) for u, e in zip(ids, envs, strict=True) if u in fresh]
+                    if rows:
+                        await c.execute(effect_sql, [r[0] for r in rows], [r[1] for r in rows], [subject] * len(rows))
+                now = time.monotonic()
+                for _, i in rows:
+                    committed[i] = now
+                for m in msgs:
+                    await m.ack()
+                if rows and len(committed) >= target:
+                    conn.send("done")
+
+    task = asyncio.create_task(consume())
+    try:
+        await asyncio.sleep(0.3)
+        conn.send("ready")
+        cpu0 = time.process_time()
+        await wait_for_message(conn)  # "stop"
+        cpu = time.process_time() - cpu0
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        conn.send(
+            {"fetched": {}, "started": {}, "handled": {}, "committed": committed, "fetches": fetches,
+             "fetch_batch": BARE_FETCH_BATCH, "consumer_cpu": cpu}
+        )  # fmt: skip
+    finally:
+        stop.set()
+        task.cancel()
+        await sub.unsubscribe()
+        await nc.close()
+        await pool.close()
+
+
+async def idle_role(conn: Any) -> None:
+    """Stands in for the relay in floor B (the producer publishes itself)."""
+    conn.send("ready")
+    await wait_for_message(conn)  # "stop"
+    conn.send({"published": {}, "drains": [], "batch_size": 0, "relay_cpu": 0.0})
+
+
 ROLES = {
+    "floor_consumer": floor_consumer_role,
+    "idle": idle_role,
     "bare_publisher": bare_publisher_role,
     "bare_consumer": bare_consumer_role,
     "producer": producer_role,
@@ -728,13 +837,26 @@ async def settle(db_url: str) -> int:
 
 
 async def run_ours(
-    db_url: str, nats_url: str, ns: Namespace, subject: str, target: int, wait: float, **producer: Any
+    db_url: str,
+    nats_url: str,
+    ns: Namespace,
+    subject: str,
+    target: int,
+    wait: float,
+    floor: str = "",
+    **producer: Any,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], float]:
     """Start consumer, relay and producer processes; go; wait until all are handled (or ``wait`` s
     after the producer finished); stop the workers. Returns producer, relay and consumer reports and
-    the time the benchmark stopped waiting."""
-    consumer = Child("consumer", db_url=db_url, nats_url=nats_url, prefix=ns.prefix, subject=subject, target=target)
-    relay = Child("relay", db_url=db_url, nats_url=nats_url, prefix=ns.prefix)
+    the time the benchmark stopped waiting. ``floor`` "A": the bare-driver consumer behind our relay;
+    "B": the same consumer, and the producer publishes its own events (no relay)."""
+    role = "floor_consumer" if floor else "consumer"
+    consumer = Child(role, db_url=db_url, nats_url=nats_url, prefix=ns.prefix, subject=subject, target=target)
+    if floor == "B":
+        relay = Child("idle")
+        producer.update(nats_url=nats_url, prefix=ns.prefix)
+    else:
+        relay = Child("relay", db_url=db_url, nats_url=nats_url, prefix=ns.prefix)
     prod = Child("producer", db_url=db_url, subject=subject, **producer)
     children = (consumer, relay, prod)
     try:
@@ -799,11 +921,11 @@ async def ours_throughput(db_url: str, nats_url: str, ns: Namespace, n: int, lim
 
 
 async def ours_latency(
-    db_url: str, nats_url: str, ns: Namespace, subject: str, rate: float, seconds: float, grace: float
+    db_url: str, nats_url: str, ns: Namespace, subject: str, rate: float, seconds: float, grace: float, floor: str = ""
 ) -> dict[str, Any]:
     total = int(rate * (seconds + WARMUP_SECONDS))
     res, rrep, crep, t_end = await run_ours(
-        db_url, nats_url, ns, subject, total, grace, mode="latency", rate=rate, total=total
+        db_url, nats_url, ns, subject, total, grace, floor=floor, mode="latency", rate=rate, total=total
     )
     published, fetched, started = rrep["published"], crep["fetched"], crep["started"]
     handled, committed = crep["handled"], crep["committed"]
@@ -816,11 +938,12 @@ async def ours_latency(
     keys = [i for i in measured if i in committed]
     stage = {
         "outbox commit → relay batch published": [published[i] - commits[i] for i in keys if i in published],
-        "batch published → batch taken": [fetched[i] - published[i] for i in keys if i in published],
-        "batch taken → process start": [started[i] - fetched[i] for i in keys],
-        "process start → handler start": [handled[i] - started[i] for i in keys],
-        "handler start → commit": [committed[i] - handled[i] for i in keys],
+        "batch published → batch taken": [fetched[i] - published[i] for i in keys if i in published and i in fetched],
+        "batch taken → process start": [started[i] - fetched[i] for i in keys if i in started],
+        "process start → handler start": [handled[i] - started[i] for i in keys if i in handled],
+        "handler start → commit": [committed[i] - handled[i] for i in keys if i in handled],
     }
+    stage = {k: v for k, v in stage.items() if v}
     window = (commits[skip], res["t_last"])
     in_window = sum(1 for t in committed.values() if window[0] <= t <= window[1])
     # Saturation shows as a trend: events offered late wait longer than events offered early.
@@ -971,6 +1094,7 @@ def report(args: argparse.Namespace, servers: Servers, r: dict[str, Any]) -> Non
         f"  p99 ≤ 5 × bare p99 + DB commit p99:  {ms(ours_p99)} ≤ 5 × {ms(bare_p99)} + {ms(commit_p99)} = "
         f"{ms(need_p99)} ms   {'PASS' if ok_lat else 'FAIL'}"
     )
+    report_floors(r, need_p99)
     print()
     print("where the time goes (ours):")
     print(
@@ -1021,6 +1145,7 @@ def report_latency(args: argparse.Namespace, servers: Servers, r: dict[str, Any]
     print(f"  {cpu_summary(lat['cpu'])}")
     for stage, values in lat["stages"].items():
         print(f"  {stage:38} p50 {ms(pct(values, 50)):>9} ms   p99 {ms(pct(values, 99)):>9} ms")
+    report_floors(r, need)
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -1066,6 +1191,7 @@ async def run(args: argparse.Namespace, servers: Servers, db_url: str, ns: Names
             r["bare_lat"] = await bare_latency(nurl, ns, args.rate, args.seconds, "a")
             phase(f"ours latency ({args.rate:g}/s for {args.seconds:g} s)")
             r["ours_lat"] = await ours_latency(db_url, nurl, ns, SUBJECT_LAT, args.rate, args.seconds, grace=args.grace)
+            await floors(args, r, phase, db_url, nurl, ns)
             phase.end()
             r["load_end"] = os.getloadavg()
             return r
@@ -1077,6 +1203,7 @@ async def run(args: argparse.Namespace, servers: Servers, db_url: str, ns: Names
         r["ours_lat"] = await ours_latency(db_url, nurl, ns, SUBJECT_LAT, args.rate, args.seconds, grace=args.grace)
         phase(f"ours throughput ({args.events:,} events)")
         r["ours_tput"] = await ours_throughput(db_url, nurl, ns, args.events, args.max_seconds)
+        await floors(args, r, phase, db_url, nurl, ns)
         await reference("b", "after ours")
         phase.end()
         rounds = r["rounds"]
@@ -1089,6 +1216,35 @@ async def run(args: argparse.Namespace, servers: Servers, db_url: str, ns: Names
     finally:
         await nc.close()
     return r
+
+
+async def floors(
+    args: argparse.Namespace, r: dict[str, Any], phase: Any, db_url: str, nurl: str, ns: Namespace
+) -> None:
+    """``--floors``: the same latency phase with the parts of ours replaced by bare drivers."""
+    if not args.floors:
+        return
+    r["floors"] = {}
+    for key, subject in SUBJECT_FLOOR.items():
+        phase(f"{FLOORS[key].split(' (')[0]} latency ({args.rate:g}/s for {args.seconds:g} s)")
+        r["floors"][key] = await ours_latency(
+            db_url, nurl, ns, subject, args.rate, args.seconds, grace=args.grace, floor=key
+        )
+
+
+def report_floors(r: dict[str, Any], need: float) -> None:
+    if "floors" not in r:
+        return
+    print("floors (the same load; what the design's own work costs on bare drivers):")
+    for key, res in r["floors"].items():
+        p99 = pct(res["lat"], 99)
+        print(
+            f"  {FLOORS[key]}: p50 {ms(pct(res['lat'], 50))} p99 {ms(p99)} ms "
+            f"(target {ms(need)}: {'within' if p99 <= need else 'above'})"
+            + ("  (SATURATED)" if res["saturated"] else "")
+        )
+        print(f"    {worker_summary(res['worker'], res['window'])}")
+        print(f"    {cpu_summary(res['cpu'])}")
 
 
 class Phase:
@@ -1149,6 +1305,11 @@ def main(argv: list[str] | None = None) -> int:
         "--latency-only", action="store_true", help="only the commit, bare and ours latency phases (a quick loop)"
     )
     parser.add_argument("--throughput-only", action="store_true", help="only our throughput phase (a quick loop)")
+    parser.add_argument(
+        "--floors",
+        action="store_true",
+        help="also run the latency phase with our consumer (A), and our relay too (B), replaced by bare drivers",
+    )
     args = parser.parse_args(argv)
 
     started = time.monotonic()
