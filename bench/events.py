@@ -557,6 +557,19 @@ async def producer_role(
 # ---------------------------------------------------------------------------------------------- ours (workers)
 
 
+async def serve_until_stopped(conn: Any, stop: asyncio.Event, task: asyncio.Task[Any]) -> float:
+    """A worker role's life once started: say "ready", run until told to stop, stop ``task``; return
+    the process's CPU seconds between "ready" and "stop"."""
+    await asyncio.sleep(0.3)  # listening, first pull in place
+    conn.send("ready")
+    cpu0 = time.process_time()
+    await wait_for_message(conn)  # "stop"
+    cpu = time.process_time() - cpu0
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
+    return cpu
+
+
 class Recorder:
     """Per event ``i`` (consumer side): batch taken, processing started, handler started, committed."""
 
@@ -647,13 +660,7 @@ async def relay_role(conn: Any, db_url: str, nats_url: str, prefix: str) -> None
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     try:
-        await asyncio.sleep(0.3)  # listening
-        conn.send("ready")
-        cpu0 = time.process_time()
-        await wait_for_message(conn)  # "stop"
-        cpu = time.process_time() - cpu0
-        stop.set()
-        await asyncio.wait_for(task, timeout=10)
+        cpu = await serve_until_stopped(conn, stop, task)
         conn.send({"published": published, "drains": relay.drains, "batch_size": relay.batch_size, "relay_cpu": cpu})
     finally:
         stop.set()
@@ -707,13 +714,7 @@ async def consumer_role(conn: Any, db_url: str, nats_url: str, prefix: str, subj
 
     done = asyncio.create_task(tell_done())
     try:
-        await asyncio.sleep(0.3)  # first pull in place
-        conn.send("ready")
-        cpu0 = time.process_time()
-        await wait_for_message(conn)  # "stop"
-        cpu = time.process_time() - cpu0
-        stop.set()
-        await asyncio.wait_for(task, timeout=10)
+        cpu = await serve_until_stopped(conn, stop, task)
         conn.send(
             {
                 "fetched": rec.fetched,
@@ -789,13 +790,7 @@ async def floor_consumer_role(conn: Any, db_url: str, nats_url: str, prefix: str
 
     task = asyncio.create_task(consume())
     try:
-        await asyncio.sleep(0.3)
-        conn.send("ready")
-        cpu0 = time.process_time()
-        await wait_for_message(conn)  # "stop"
-        cpu = time.process_time() - cpu0
-        stop.set()
-        await asyncio.wait_for(task, timeout=10)
+        cpu = await serve_until_stopped(conn, stop, task)
         conn.send(
             {"fetched": {}, "started": {}, "handled": {}, "committed": committed, "fetches": fetches,
              "fetch_batch": BARE_FETCH_BATCH, "consumer_cpu": cpu}
