@@ -649,3 +649,56 @@ async def test_long_document_keeps_its_search_row_narrow(world: World) -> None:
     assert titled[0]["id"] == str(item.id) and titled[0]["rank"] > 0
     async with world.maker() as session, session.begin():
         await session.delete(await session.get(Item, item.id))
+
+
+async def test_a_change_that_leaves_the_text_alone_does_not_segment_it_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A review step, publication or expiry changes an item's status, dates or validity, not its text: the
+    search row takes the new columns without the text being segmented again (a long policy costs ~10 ms per
+    12,000 characters); a change of the title, body, summary or a text attachment is segmented and found."""
+    import gongkai_catalog.search as search_module
+
+    async with world.maker() as session, session.begin():
+        item = _item(world, "digest", world.org_b, "关于开展河湖长制巡河工作的通知", "各级河长每月巡河不少于一次。",
+                     status=ItemStatus.draft)  # fmt: skip
+        session.add(item)
+        await index_item(session, item)
+    assert ids(await world.get("/search", q="巡河")) == []  # a draft is not public (条例 art. 17)
+
+    def segmented_again(**_: Any) -> Any:
+        raise AssertionError("the text was segmented again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(search_module, "document_parts", segmented_again)
+        async with world.maker() as session, session.begin():  # published: status and dates only
+            db_item = await session.get(Item, item.id)
+            db_item.status, db_item.published_on = ItemStatus.published, dt.date(2024, 8, 1)
+            await index_item(session, db_item)
+        async with world.maker() as session, session.begin():  # expired: validity only
+            db_item = await session.get(Item, item.id)
+            db_item.validity = Validity.expired
+            await index_item(session, db_item)
+    found = (await world.get("/search", q="巡河")).json()
+    assert [h["id"] for h in found["items"]] == [str(item.id)]
+    assert {f["value"]: f["count"] for f in found["facets"]["validity"]} == {"expired": 1}
+
+    async with world.maker() as session, session.begin():  # a new body: segmented, old words gone
+        db_item = await session.get(Item, item.id)
+        db_item.body = "各级湖长每季度开展一次暗访督查。"
+        await index_item(session, db_item)
+    assert ids(await world.get("/search", q="暗访督查")) == [str(item.id)]
+    assert ids(await world.get("/search", q="巡河")) == [str(item.id)]  # still in the title
+    assert ids(await world.get("/search", q="不少于")) == []
+
+    async with world.maker() as session, session.begin():  # a text attachment: segmented
+        session.add(
+            Attachment(item_id=item.id, filename="附件.txt", content_type="text/plain", size=0, sha256="0" * 64,
+                       data="附件：入河排污口排查整治清单。".encode(), created_by="test")
+        )  # fmt: skip
+        await session.flush()
+        await index_item(session, await session.get(Item, item.id))
+    assert ids(await world.get("/search", q="排污口")) == [str(item.id)]
+
+    async with world.maker() as session, session.begin():
+        await session.delete(await session.get(Item, item.id))

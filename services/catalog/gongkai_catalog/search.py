@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import datetime as dt
+import hashlib
 import html
 import re
 import time
@@ -68,6 +69,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    LargeBinary,
     SmallInteger,
     String,
     Table,
@@ -76,6 +78,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,6 +100,7 @@ __all__ = [
     "query_terms",
     "search",
     "search_row",
+    "text_digest",
     "tsvector_literal",
     "unindex_item",
 ]
@@ -129,6 +133,8 @@ item_search = Table(
     Column("tsv", TSVECTOR, nullable=False),
     #: Its A and B parts (title, 文号, 主题词, 内容概述): what relevance ranks; STORAGE MAIN, inline (0007).
     Column("head", TSVECTOR, nullable=False),
+    #: :func:`text_digest` of what ``tsv`` and ``head`` were made from; null before 0009 (made at the next change).
+    Column("text_digest", LargeBinary, nullable=True),
     Index("ix_item_search_tsv", "tsv", postgresql_using="gin"),
     # The list indexes carry the facet and visibility columns: a filtered list with its facets is an
     # index-only scan.
@@ -267,24 +273,10 @@ def _year_and_sort(item: Any) -> tuple[int | None, dt.date]:
     return (first.year if first else None), (first or fallback)
 
 
-def search_row(
-    item: Any, *, attachment_texts: Iterable[str] = (), parts: list[tuple[str, list[str]]] | None = None
-) -> dict[str, Any]:
-    """The ``item_search`` row of an item (an ``Item`` or anything with its attributes).
-
-    ``parts``: the item's :func:`document_parts`, when the caller has them already.
-    """
+def plain_columns(item: Any) -> dict[str, Any]:
+    """The ``item_search`` columns other than the key and the search document: filters, facets, dates."""
     year, sort_on = _year_and_sort(item)
-    parts = parts or document_parts(
-        title=item.title,
-        document_number=item.document_number,
-        keywords=item.keywords or (),
-        summary=item.summary,
-        body=item.body or "",
-        attachment_texts=attachment_texts,
-    )
     return {
-        "item_id": item.id,
         "organization_id": item.organization_id,
         "category_id": item.category_id,
         "kind": str(item.kind),
@@ -295,6 +287,27 @@ def search_row(
         "sort_on": sort_on,
         "document_number": item.document_number,
         "title": item.title,
+    }
+
+
+def search_row(
+    item: Any, *, attachment_texts: Iterable[str] = (), parts: list[tuple[str, list[str]]] | None = None
+) -> dict[str, Any]:
+    """The ``item_search`` row of an item (an ``Item`` or anything with its attributes).
+
+    ``parts``: the item's :func:`document_parts`, when the caller has them already.
+    """
+    parts = parts or document_parts(
+        title=item.title,
+        document_number=item.document_number,
+        keywords=item.keywords or (),
+        summary=item.summary,
+        body=item.body or "",
+        attachment_texts=attachment_texts,
+    )
+    return {
+        "item_id": item.id,
+        **plain_columns(item),
         "tsv": tsvector_literal(parts),
         # The A and B parts come first, so their positions are those in ``tsv``: ts_filter(tsv, '{a,b}').
         "head": tsvector_literal([p for p in parts if p[0] in ("A", "B")]),
@@ -311,10 +324,52 @@ async def _attachment_texts(session: AsyncSession, item_id: uuid.UUID) -> list[s
     return [bytes(data[:ATTACHMENT_TEXT_BYTES]).decode("utf-8", errors="replace") for (data,) in rows]
 
 
+#: Part of every :func:`text_digest`: raise it when the search document of the same text changes (the
+#: segmentation, the weights, MAX_BODY_TOKENS), so that every row is rebuilt at its next change.
+SEARCH_DOCUMENT_VERSION = 1
+
+
+def text_digest(item: Any, attachment_texts: Iterable[str] = ()) -> bytes:
+    """A digest of everything the item's search document (``tsv``, ``head``) is made from."""
+    digest = hashlib.blake2b(digest_size=16)
+    keywords = list(item.keywords or ())
+    # Every field length-prefixed and the keywords counted: no two different items give the same bytes.
+    fields = [
+        str(SEARCH_DOCUMENT_VERSION),
+        item.title,
+        item.document_number or "",
+        str(len(keywords)),
+        *keywords,
+        item.summary or "",
+        item.body or "",
+        *attachment_texts,
+    ]
+    for value in fields:
+        data = value.encode("utf-8", errors="surrogatepass")
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.digest()
+
+
 async def index_item(session: AsyncSession, item: Item) -> None:
-    """Write (upsert) the item's search row; call it in the transaction of every change of the item."""
+    """Write (upsert) the item's search row; call it in the transaction of every change of the item.
+
+    When the text the search document is made from is what the row was made from (:func:`text_digest`:
+    a review step, publication, withdrawal, expiry), only the other columns are updated, in one statement,
+    and the text is not segmented again."""
     await session.flush()  # the item row must exist before its search row references it
-    row = search_row(item, attachment_texts=await _attachment_texts(session, item.id))
+    texts = await _attachment_texts(session, item.id)
+    digest = text_digest(item, texts)
+    same_text = await session.execute(
+        update(item_search)
+        .where(item_search.c.item_id == item.id, item_search.c.text_digest == digest)
+        .values(**plain_columns(item))
+        .returning(item_search.c.item_id)
+    )
+    if same_text.first() is not None:
+        return
+    row = search_row(item, attachment_texts=texts)
+    row["text_digest"] = digest
     stmt = insert(item_search).values(
         **{
             **row,
