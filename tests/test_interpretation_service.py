@@ -183,6 +183,19 @@ async def test_policy_gets_one_task_for_its_drafting_department_and_head_due_in_
     assert len(await world.events("interpretation.task.created.v1", policy_item_id=str(p.item_id))) == 1
 
 
+async def test_an_archived_policy_brings_no_interpretation_task(world: World) -> None:
+    """三同步 (domain.md §4) binds a policy published now: one imported from the former platform with its
+    old 发布日期 (存量导入, ``archived``) gets no task, while the same department's new policy does."""
+    org = uuid.uuid4()
+    await world.deliver(ORGANIZATION_CREATED_V1, organization(org, "王局长"))
+    old = policy(org=org, published_on=dt.date(2021, 3, 15)).model_copy(update={"archived": True})
+    await world.deliver(POLICY_PUBLISHED_V1, old)
+    assert await world.task_of(old.item_id) is None
+    new = policy(org=org)
+    await world.deliver(POLICY_PUBLISHED_V1, new)
+    assert await world.task_of(new.item_id) is not None
+
+
 async def test_due_setting_zero_means_the_same_day(world: World) -> None:
     """domain.md §4: the setting may be 0, meaning the interpretation is due the day the policy is published."""
     p = policy(org=uuid.uuid4(), published_on=dt.date(2026, 6, 3))

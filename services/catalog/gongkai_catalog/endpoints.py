@@ -30,6 +30,7 @@ from gongkai_catalog.models import (
 from gongkai_catalog.numbers import index_number_problem, normalize_document_number, parse_index_number
 from gongkai_catalog.schemas import (
     AnnualFiguresIn,
+    ArchivedItemIn,
     AttachmentOut,
     CatalogEntryIn,
     CatalogEntryOut,
@@ -418,6 +419,26 @@ async def create_item(
     data: ItemCreate, session: SessionDep, principal: StaffPrincipal, settings: SettingsDep
 ) -> ItemOut:
     item = await service.create_item(session, principal=principal, data=data)
+    return await _item_out(session, item, settings, principal)
+
+
+@router.post(
+    "/items/archived",
+    status_code=201,
+    response_model=ItemOut,
+    tags=["政府信息"],
+    summary="导入存量信息（原平台已发布的信息，保留原发布日期和索引号；政务公开办）",
+    description=(
+        "迁移到本系统时，把原平台已经发布的信息按原发布日期导入为已发布信息：过去年度的目录、年度报告和考核"
+        "由此完整。原索引号可一并导入（缺省时按发布日期的年份编制）；敏感内容检查照常进行；"
+        "导入的政策不产生新的解读任务（三同步适用于新发布的政策）。"
+    ),
+    responses=problem_responses(Unauthorized, Forbidden, Conflict),
+)
+async def import_archived_item(
+    data: ArchivedItemIn, session: SessionDep, principal: OfficePrincipal, settings: SettingsDep
+) -> ItemOut:
+    item = await service.import_archived_item(session, principal=principal, data=data)
     return await _item_out(session, item, settings, principal)
 
 

@@ -245,6 +245,21 @@ class ItemCreate(BaseModel):
     supersedes_id: uuid.UUID | None = Field(default=None, description="本文件替代的旧文件")
 
 
+class ArchivedItemIn(ItemCreate):
+    """存量信息导入: an item already published on the office's former platform, brought over with its own 发布日期
+    (and 索引号, when it had one), so that past years' catalogues, annual reports and assessments are whole."""
+
+    published_on: dt.date = Field(description="原发布日期（不晚于今天）")
+    index_number: str | None = Field(
+        default=None,
+        max_length=40,
+        description="原索引号（机关代码/年份-五位序号）；缺省时按发布日期的年份编制",
+    )
+    override_reason: str | None = Field(
+        default=None, min_length=4, max_length=2000, description="审核人员放行敏感内容检查结果的理由（将记入历史）"
+    )
+
+
 class ItemUpdate(BaseModel):
     """A draft's fields; only those sent change (``null`` clears an optional one)."""
 

@@ -44,7 +44,7 @@ from gongkai_shared.db import utcnow
 from gongkai_shared.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from gongkai_shared.events import Envelope, emit
 from gongkai_shared.events.consumer import PermanentError
-from gongkai_shared.timeutil import china_date_of, china_today
+from gongkai_shared.timeutil import CHINA, china_date_of, china_today
 from sqlalchemy import and_, delete, extract, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -76,9 +76,10 @@ from gongkai_catalog.models import (
     calendar_table,
     event_tables,
 )
-from gongkai_catalog.numbers import MAX_SERIAL, format_index_number
+from gongkai_catalog.numbers import MAX_SERIAL, IndexNumber, format_index_number, parse_index_number
 from gongkai_catalog.schemas import (
     AnnualFiguresIn,
+    ArchivedItemIn,
     CatalogEntryIn,
     CategoryCreate,
     CategoryUpdate,
@@ -114,6 +115,7 @@ ACTION_LABELS = {
     "returned": "退回修改",
     "sensitive_override": "放行敏感内容",
     "published": "发布",
+    "archived": "存量导入（原平台已发布）",
     "superseded": "被新文件替代",
     "repealed": "废止",
     "expired": "失效",
@@ -1090,33 +1092,43 @@ async def _publish(
     *,
     opinion: str | None = None,
     details: dict[str, Any] | None = None,
+    archived_on: dt.date | None = None,
+    index_number: str | None = None,
 ) -> None:
     """The publication itself (the caller checked review and the sensitive content): 索引号, dates, lateness
-    (art. 26), the supersede links, the search row, and the events, all in the caller's transaction."""
-    assert org.code
-    today = china_today()
-    item.index_number = await next_index_number(session, agency_code=org.code, year=today.year)
+    (art. 26), the supersede links, the search row, and the events, all in the caller's transaction.
+
+    ``archived_on``: an item of the former platform (存量导入), published then, with its ``index_number`` if it
+    had one; the events say ``archived`` so that no interpretation falls due for it now."""
+    published_on = archived_on or china_today()
+    if index_number is None:
+        assert org.code
+        index_number = await next_index_number(session, agency_code=org.code, year=published_on.year)
+    item.index_number = index_number
     item.status = ItemStatus.published
     item.review_stage = None
-    item.published_at = utcnow()
-    item.published_on = today
+    item.published_at = (
+        utcnow() if archived_on is None else dt.datetime.combine(archived_on, dt.time(), CHINA).astimezone(dt.UTC)
+    )
+    item.published_on = published_on
     item.publisher = item.publisher or org.name
-    item.published_late = item.due_on is not None and today > item.due_on
+    item.published_late = item.due_on is not None and published_on > item.due_on
     _record(
         session,
         item,
         principal,
-        "published",
-        stage="发布",
-        decision="逾期发布" if item.published_late else "按期发布",
+        "published" if archived_on is None else "archived",
+        stage="发布" if archived_on is None else "存量导入",
+        decision=("逾期发布" if item.published_late else "按期发布") if archived_on is None else "导入",
         opinion=opinion,
         details={
             "index_number": item.index_number,
             "due_on": item.due_on.isoformat() if item.due_on else None,
+            **({"published_on": archived_on.isoformat()} if archived_on else {}),
             **(details or {}),
         },
     )
-    old = await _supersede(session, item, principal, today) if item.supersedes_id else None
+    old = await _supersede(session, item, principal, published_on) if item.supersedes_id else None
     await session.flush()
     await index_item(session, item)
     if old is not None:
@@ -1138,12 +1150,13 @@ async def _publish(
             category_id=item.category_id,
             keywords=list(item.keywords or []),
             formed_on=item.formed_on,
-            published_on=today,
+            published_on=published_on,
             due_on=item.due_on,
             published_late=bool(item.published_late),
             origin=item.origin,
             origin_id=item.origin_id,
             interprets_item_id=await _interpreted_policy(session, item),
+            archived=archived_on is not None,
         ),
     )
     if item.kind in POLICY_KINDS:
@@ -1164,7 +1177,7 @@ async def _publish(
                 summary=item.summary,
                 written_on=item.written_on,
                 formed_on=item.formed_on,
-                published_on=today,
+                published_on=published_on,
                 effective_on=item.effective_on,
                 abolish_on=item.abolish_on,
                 publisher=item.publisher,
@@ -1173,8 +1186,58 @@ async def _publish(
                 supersedes_item_id=item.supersedes_id,
                 supersedes_document_number=old.document_number if old else None,
                 head_name=org.head_name,
+                archived=archived_on is not None,
             ),
         )
+
+
+#: The earliest 发布日期 an imported item may carry.
+MIN_ARCHIVED_ON = dt.date(1949, 10, 1)
+
+
+async def import_archived_item(session: AsyncSession, *, principal: Principal, data: ArchivedItemIn) -> Item:
+    """存量信息导入: an item the office published on its former platform, brought over as published with its own
+    发布日期 and 索引号 (or one numbered in that date's year). It was reviewed when it was first published; the
+    sensitive-content check still runs (a reviewer may let findings pass, as at publication). Its art. 26
+    lateness is computed from its 生成日期 like any other item's; no interpretation falls due for it now."""
+    if data.published_on > china_today():
+        raise ValidationFailed.for_field("body.published_on", "原发布日期不能晚于今天", "future_date")
+    if data.published_on < MIN_ARCHIVED_ON:
+        raise ValidationFailed.for_field("body.published_on", "原发布日期不能早于1949年10月1日", "date_range")
+    for name in ("written_on", "formed_on"):
+        value = getattr(data, name)
+        if value is not None and value > data.published_on:
+            raise ValidationFailed.for_field(f"body.{name}", "成文日期和生成日期不能晚于发布日期", "date_order")
+    parsed: IndexNumber | None = None
+    if data.index_number is not None:
+        try:
+            parsed = parse_index_number(data.index_number)
+        except ValueError as exc:
+            raise ValidationFailed.for_field("body.index_number", str(exc), "index_number_invalid") from None
+        if await session.scalar(select(Item.id).where(Item.index_number == str(parsed))) is not None:
+            raise Conflict(f"索引号 {parsed} 已被使用", code="index_number_taken")
+    values = data.model_dump(exclude={"published_on", "index_number", "override_reason"})
+    values["formed_on"] = data.formed_on or data.written_on or data.published_on
+    item = await create_item(session, principal=principal, data=ItemCreate(**values))
+    org = await session.get(Organization, item.organization_id)
+    assert org is not None
+    if parsed is None and not org.code:
+        raise Conflict("发布机构尚未登记机关代码，无法编制索引号（或请填写原索引号）", code="organization_code_missing")
+    await _sensitive_gate(session, item, principal, check="publish", override_reason=data.override_reason, at=utcnow())
+    if parsed is not None and parsed.agency_code == org.code and parsed.month is None:
+        # A number given by hand must never be given again by the counter of its year.
+        await session.execute(
+            insert(IndexCounter)
+            .values(agency_code=parsed.agency_code, year=parsed.year, last_serial=parsed.serial)
+            .on_conflict_do_update(
+                index_elements=[IndexCounter.agency_code, IndexCounter.year],
+                set_={"last_serial": func.greatest(IndexCounter.last_serial, parsed.serial)},
+            )
+        )
+    await _publish(
+        session, item, org, principal, archived_on=data.published_on, index_number=str(parsed) if parsed else None
+    )
+    return item
 
 
 # --------------------------------------------------------------------------------------------

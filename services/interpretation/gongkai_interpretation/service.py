@@ -179,6 +179,11 @@ async def _lock_policy(session: AsyncSession, item_id: uuid.UUID) -> None:
 async def on_policy_published(session: AsyncSession, envelope: Envelope, *, due_working_days: int) -> None:
     """Create the one interpretation task of a published policy (or link the one registered early)."""
     policy = PolicyPublishedV1.model_validate(envelope.data)
+    if policy.archived:
+        # 存量导入: published long ago on the former platform; 三同步 applies to policies published now, so no
+        # interpretation falls due (its old interpretation, if any, is imported as an item of its own).
+        log.info("archived_policy_skipped", policy_item_id=str(policy.item_id))
+        return
     if not policy.body.strip():
         # Without the text there is nothing to interpret or draft from: dead-letter with the reason.
         raise PermanentError(

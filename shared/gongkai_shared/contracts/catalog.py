@@ -93,6 +93,9 @@ class PolicyPublishedV1(BaseModel):
     keywords: list[str] = Field(default_factory=list, description="主题词")
     supersedes_document_number: str | None = Field(default=None, description="被替代旧文件的文号")
     head_name: str | None = Field(default=None, description="发布机构主要负责人（第一解读人）")
+    #: Added 2026-11-23 (optional: v1 stays compatible). An item of the former platform brought over with its
+    #: original date: no interpretation is due for it now (三同步 applies to new policies).
+    archived: bool = Field(default=False, description="存量导入（原平台已发布的历史信息，非新发布）")
 
 
 class ItemPublishedV1(BaseModel):
@@ -119,6 +122,7 @@ class ItemPublishedV1(BaseModel):
     )
     origin_id: uuid.UUID | None = Field(default=None, description="来源系统中的标识（如解读标识）")
     interprets_item_id: uuid.UUID | None = Field(default=None, description="政策解读所解读的政策文件（双向关联）")
+    archived: bool = Field(default=False, description="存量导入（原平台已发布的历史信息，非新发布）")
 
 
 class PolicySupersededV1(BaseModel):
