@@ -159,3 +159,33 @@ async def test_the_sensitive_check_still_applies_and_late_publication_is_recorde
     )
     assert late.status_code == 201, late.text
     assert late.json()["published_late"] is True
+
+
+async def test_an_imported_interpretation_is_linked_both_ways_with_its_imported_policy(
+    client: httpx.AsyncClient, db
+) -> None:  # type: ignore[no-untyped-def]
+    """国办发〔2016〕80号 (domain.md §4): a policy and its interpretation link to each other, old ones too."""
+    org, actors = await org_with_actors(client)
+    policy = (
+        await client.post("/items/archived", json=archived(org, published_on="2021-03-15"), headers=actors.office)
+    ).json()
+    reading = archived(
+        org, kind="interpretation", title="《示范市行政规范性文件管理办法》政策解读", published_on="2021-03-17",
+        interprets_item_id=policy["id"],
+    )  # fmt: skip
+    resp = await client.post("/items/archived", json=reading, headers=actors.office)
+    assert resp.status_code == 201, resp.text
+    interpretation = resp.json()
+    assert [link["item_id"] for link in interpretation["links"]] == [policy["id"]]
+    shown = (await client.get(f"/items/{policy['id']}")).json()
+    assert [link["item_id"] for link in shown["links"]] == [interpretation["id"]]
+    [announced] = await outbox_events(db, "catalog.item.published.v1", item_id=interpretation["id"])
+    assert announced["data"]["interprets_item_id"] == policy["id"] and announced["data"]["archived"] is True
+
+    for bad in (
+        {**reading, "interprets_item_id": str(uuid.uuid4())},  # no such policy
+        {**reading, "kind": "work_news"},  # only an interpretation interprets
+    ):
+        assert "body.interprets_item_id" in fields(
+            assert_problem(await client.post("/items/archived", json=bad, headers=actors.office), 422)
+        )

@@ -255,6 +255,9 @@ class ArchivedItemIn(ItemCreate):
         max_length=40,
         description="原索引号（机关代码/年份-五位序号）；缺省时按发布日期的年份编制",
     )
+    interprets_item_id: uuid.UUID | None = Field(
+        default=None, description="（仅政策解读）所解读的已发布政策文件：两者双向关联"
+    )
     override_reason: str | None = Field(
         default=None, min_length=4, max_length=2000, description="审核人员放行敏感内容检查结果的理由（将记入历史）"
     )

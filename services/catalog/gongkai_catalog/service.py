@@ -1216,7 +1216,16 @@ async def import_archived_item(session: AsyncSession, *, principal: Principal, d
             raise ValidationFailed.for_field("body.index_number", str(exc), "index_number_invalid") from None
         if await session.scalar(select(Item.id).where(Item.index_number == str(parsed))) is not None:
             raise Conflict(f"索引号 {parsed} 已被使用", code="index_number_taken")
-    values = data.model_dump(exclude={"published_on", "index_number", "override_reason"})
+    policy: Item | None = None
+    if data.interprets_item_id is not None:
+        if data.kind != ItemKind.interpretation:
+            raise ValidationFailed.for_field(
+                "body.interprets_item_id", "只有政策解读可以关联所解读的政策", "not_allowed"
+            )
+        policy = await session.get(Item, data.interprets_item_id)
+        if policy is None or policy.status != ItemStatus.published or policy.kind not in POLICY_KINDS:
+            raise ValidationFailed.for_field("body.interprets_item_id", "所解读的政策不存在或尚未发布", "not_found")
+    values = data.model_dump(exclude={"published_on", "index_number", "interprets_item_id", "override_reason"})
     values["formed_on"] = data.formed_on or data.written_on or data.published_on
     item = await create_item(session, principal=principal, data=ItemCreate(**values))
     org = await session.get(Organization, item.organization_id)
@@ -1234,6 +1243,18 @@ async def import_archived_item(session: AsyncSession, *, principal: Principal, d
                 set_={"last_serial": func.greatest(IndexCounter.last_serial, parsed.serial)},
             )
         )
+    if policy is not None:  # 双向关联: the policy shows this interpretation, the interpretation its policy
+        session.add(ItemLink(item_id=item.id, target_id=policy.id, relation=LinkRelation.interprets))
+        _record(
+            session,
+            policy,
+            principal,
+            "interpretation_linked",
+            decision="关联",
+            opinion=f"关联政策解读《{item.title}》（存量导入）",
+            details={"linked_item_id": str(item.id)},
+        )
+        await session.flush()
     await _publish(
         session, item, org, principal, archived_on=data.published_on, index_number=str(parsed) if parsed else None
     )
