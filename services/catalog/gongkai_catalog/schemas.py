@@ -245,7 +245,15 @@ class ItemCreate(BaseModel):
     supersedes_id: uuid.UUID | None = Field(default=None, description="本文件替代的旧文件")
 
 
-class ArchivedItemIn(ItemCreate):
+class OverrideIn(BaseModel):
+    """Submitting or publishing; a reviewer may let findings of the sensitive check pass, with a reason."""
+
+    override_reason: str | None = Field(
+        default=None, min_length=4, max_length=2000, description="审核人员放行敏感内容检查结果的理由（将记入历史）"
+    )
+
+
+class ArchivedItemIn(ItemCreate, OverrideIn):
     """存量信息导入: an item already published on the office's former platform, brought over with its own 发布日期
     (and 索引号, when it had one), so that past years' catalogues, annual reports and assessments are whole."""
 
@@ -257,9 +265,6 @@ class ArchivedItemIn(ItemCreate):
     )
     interprets_item_id: uuid.UUID | None = Field(
         default=None, description="（仅政策解读）所解读的已发布政策文件：两者双向关联"
-    )
-    override_reason: str | None = Field(
-        default=None, min_length=4, max_length=2000, description="审核人员放行敏感内容检查结果的理由（将记入历史）"
     )
 
 
@@ -371,14 +376,6 @@ class ItemOut(ItemSummaryOut):
     attachments: list[AttachmentOut] = Field(default_factory=list, description="附件")
     links: list[ItemLinkOut] = Field(
         default_factory=list, description="关联信息（双向关联：政策显示其解读，解读显示其政策）"
-    )
-
-
-class OverrideIn(BaseModel):
-    """Submitting or publishing; a reviewer may let findings of the sensitive check pass, with a reason."""
-
-    override_reason: str | None = Field(
-        default=None, min_length=4, max_length=2000, description="审核人员放行敏感内容检查结果的理由（将记入历史）"
     )
 
 
